@@ -1,0 +1,67 @@
+# lec16 companion. Two commands on a fresh machine (Python 3.11, pip, npm):
+#   make book   set up, fetch the data, build the HTML book into _build/html (never trains)
+#   make test   the same set-up and book, then the unit, notebook and browser tests
+# Other targets: make run NB=notebooks/01_em.ipynb (re-execute a notebook in place at default
+# scale, for committing), make run-all, make bench, make clean.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MATHJAX_VERSION := 3.2.2
+MATHJAX := book/_mathjax/mathjax/es5/tex-mml-chtml.js
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup data system-packages book test run run-all bench clean
+
+setup: $(STAMP) data system-packages $(MATHJAX)
+
+# constraints.txt pins every package exactly; pyproject.toml only declares compatible ranges.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+data: $(STAMP)
+	$(BIN)/python -m lec16.data fetch mnist
+	$(BIN)/python -m lec16.data fetch fashion-mnist --optional
+
+# Debian packages the tests and notebooks use, installed when we may (root with apt-get);
+# otherwise the browser test is skipped (outside CI) and Fashion-MNIST comes from torchvision.
+system-packages:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	test -d /usr/share/datasets/fashion-mnist || missing="$$missing dataset-fashion-mnist"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "not installed:$$missing (apt-get install$$missing to enable the browser test and offline Fashion-MNIST)"; fi; \
+	fi
+
+# MathJax served from the book itself, so math renders with no network (see _config.yml).
+$(MATHJAX):
+	@if command -v npm >/dev/null 2>&1; then \
+	  tmp=$$(mktemp -d) && (cd $$tmp && npm pack mathjax@$(MATHJAX_VERSION) --silent >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz) && \
+	  rm -rf book/_mathjax/mathjax && mkdir -p book/_mathjax/mathjax && cp -r $$tmp/package/es5 book/_mathjax/mathjax/ && rm -rf $$tmp; \
+	else echo "WARNING: npm is missing, so the book will load MathJax from a CDN (math needs the network)"; fi
+
+book: setup
+	$(BIN)/jupyter-book build . -nW --keep-going
+
+# One pytest run: unit tests, notebook conventions, papermill at smoke scale, the browser checks
+# of the built book, and nbval (cells marked NBVAL_CHECK_OUTPUT must reproduce their outputs).
+test: book
+	ckpt=$$(mktemp -d) && LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$ckpt MPLBACKEND=agg \
+	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks; \
+	  status=$$?; rm -rf $$ckpt; exit $$status
+
+run: $(STAMP) data
+	cd $(dir $(NB)) && LEC16_SCALE=$${LEC16_SCALE:-default} ../$(BIN)/jupyter-execute --inplace --timeout=3600 $(notdir $(NB))
+
+run-all: $(STAMP) data
+	for nb in notebooks/*.ipynb; do $(MAKE) run NB=$$nb || exit 1; done
+
+bench: $(STAMP) data
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf _build book/_mathjax/mathjax

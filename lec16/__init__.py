@@ -1,0 +1,61 @@
+"""lec16: companion code for Stat 212b Lecture 16 (deep generative models).
+
+The notebooks under ``notebooks/`` tell the story; this package holds what they share:
+device and seed helpers (here), data loading (:mod:`lec16.data`), the run scales
+(:mod:`lec16.scales`), the training engine (:mod:`lec16.train`) and one module per model.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from lec16.scales import SCALES, default_scale, choose, record_metrics
+
+__all__ = ["device", "seed_everything", "SCALES", "default_scale", "choose", "record_metrics"]
+__version__ = "0.1.0"
+
+_DEVICE_KINDS = ("cuda", "mps", "cpu")
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def device() -> torch.device:
+    """The device to train on: cuda > mps > cpu, or what ``LEC16_DEVICE`` names.
+
+    ``LEC16_DEVICE`` accepts anything ``torch.device`` does whose kind is cuda, mps or cpu
+    (e.g. ``cpu``, ``cuda:1``); asking for an accelerator that is not there is an error
+    rather than a silent fall back to the CPU.
+    """
+    wanted = os.environ.get("LEC16_DEVICE", "").strip()
+    if not wanted:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(wanted)
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in _DEVICE_KINDS:
+        raise ValueError(f"LEC16_DEVICE={wanted!r} is not a device; use one of {', '.join(_DEVICE_KINDS)} "
+                         "(optionally with an index, e.g. cuda:0), or unset it to choose automatically")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"LEC16_DEVICE={wanted!r} but torch sees no CUDA device; unset LEC16_DEVICE or set it to cpu")
+    if dev.type == "mps" and not _mps_available():
+        raise ValueError(f"LEC16_DEVICE={wanted!r} but MPS is not available; unset LEC16_DEVICE or set it to cpu")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device

@@ -1,0 +1,85 @@
+"""Run scales and notebook metrics.
+
+Every notebook runs one code path at three scales:
+
+* ``smoke``: seconds per notebook, a few hundred examples (CI);
+* ``default``: what the committed notebook outputs show (minutes on 2 CPU cores);
+* ``paper``: the paper's setup, meant for a GPU.
+
+A notebook's ``parameters`` cell sets ``scale = lec16.default_scale()`` (papermill can override
+it with ``-p scale smoke``) and picks its sizes with :func:`choose`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+SCALES = ("smoke", "default", "paper")
+
+
+def check_choice(name: str, value: Any, allowed) -> Any:
+    """Return ``value`` if it is one of ``allowed``; otherwise a ValueError listing them."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(repr, allowed))}")
+    return value
+
+
+def check_positive(name: str, value: Any, integer: bool = False) -> Any:
+    """Return ``value`` if it is a positive (int, when ``integer``) number; otherwise a ValueError."""
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0 or not math.isfinite(value):
+        what = "a positive int" if integer else "a positive finite number"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return value
+
+
+def default_scale() -> str:
+    """The scale named by ``LEC16_SCALE`` (``default`` when unset), validated."""
+    return check_choice("LEC16_SCALE", os.environ.get("LEC16_SCALE", "default"), SCALES)
+
+
+def choose(scale: str, **per_scale: Any) -> Any:
+    """Pick the value for ``scale`` from ``smoke=..., default=..., paper=...``.
+
+    >>> choose("smoke", smoke=200, default=10_000, paper=60_000)
+    200
+    """
+    check_choice("scale", scale, SCALES)
+    missing = [s for s in SCALES if s not in per_scale]
+    extra = [s for s in per_scale if s not in SCALES]
+    if missing or extra:
+        raise ValueError(f"choose() needs exactly the scales {SCALES}; missing {missing}, unknown {extra}")
+    return per_scale[scale]
+
+
+def metrics_dir() -> Path:
+    """Where notebooks record their key numbers: ``LEC16_METRICS_DIR`` or ``./metrics``."""
+    return Path(os.environ.get("LEC16_METRICS_DIR", "metrics"))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly copy: tensors and numpy scalars become Python numbers/lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def record_metrics(name: str, metrics: Mapping[str, Any]) -> Path:
+    """Write a notebook's key numbers to ``<metrics_dir>/<name>.json`` (atomically) and return the path.
+
+    The notebook tests read these files to check what each notebook computed.
+    """
+    path = metrics_dir() / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_plain(dict(metrics)), indent=2, sort_keys=True))
+    os.replace(tmp, path)
+    return path

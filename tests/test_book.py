@@ -1,0 +1,129 @@
+"""The built book, opened in headless Chromium: math typeset offline, figures shown, Colab links, navigation.
+
+`make test` builds the book first (warnings are errors there). Each page's rendered DOM is read
+with `chromium --dump-dom`, served from a loopback HTTP server; a screenshot of each page is saved
+under _build/screenshots/ for people to look at.
+"""
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+
+pytestmark = pytest.mark.browser
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def _repository_url():
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        message = "headless Chromium is not installed: `apt-get install chromium` (make does it when run as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must run the browser checks")
+        pytest.skip(message)
+    return exe
+
+
+@pytest.fixture(scope="module")
+def site():
+    if not (HTML / "index.html").exists():
+        pytest.fail("_build/html is missing: run `make book` first (make test does)")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _chromium(exe, tmp_path_factory, *args):
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def rendered(chromium, site, tmp_path_factory):
+    """Each TOC page's DOM after scripts ran (MathJax included); screenshots on the side."""
+    shots = ROOT / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    pages = {}
+    for doc in _toc_files():
+        url = f"{site}/{doc}.html"
+        dom = _chromium(chromium, tmp_path_factory, "--virtual-time-budget=15000", "--dump-dom", url).stdout
+        _chromium(chromium, tmp_path_factory, "--virtual-time-budget=15000", "--window-size=1280,1600",
+                  f"--screenshot={shots / (doc.replace('/', '__') + '.png')}", url)
+        pages[doc] = BeautifulSoup(dom, "html.parser")
+    return pages
+
+
+@pytest.mark.parametrize("doc", _toc_files())
+def test_math_is_typeset(rendered, doc):
+    page = rendered[doc]
+    article = page.find("article") or page
+    assert article.get_text().strip(), f"{doc}: empty page"
+    math = article.select(".math")
+    for element in math:
+        assert element.find("mjx-container"), f"{doc}: math left untypeset: {element.get_text()[:80]!r}"
+    text = article.get_text()
+    assert "$$" not in text, f"{doc}: raw $$ left in the page"
+    source = (ROOT / f"{doc}.md") if (ROOT / f"{doc}.md").exists() else ROOT / f"{doc}.ipynb"
+    if "$" in source.read_text():
+        assert math, f"{doc}: its source has math but the page has none"
+
+
+def _notebook_images(doc):
+    nb = json.loads((ROOT / f"{doc}.ipynb").read_text())
+    return sum("image/png" in out.get("data", {}) for cell in nb["cells"] if cell["cell_type"] == "code"
+               for out in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("doc", [d for d in _toc_files() if (ROOT / f"{d}.ipynb").exists()])
+def test_notebook_pages_show_their_figures_and_a_colab_link(rendered, doc):
+    page = rendered[doc]
+    images = [img for img in page.select("article img") if "/_images/" in img.get("src", "") or
+              img.get("src", "").startswith("../_images")]
+    expected = _notebook_images(doc)
+    assert expected > 0, f"{doc}: the committed notebook has no figure"
+    assert len(images) == expected, f"{doc}: {expected} figures in the notebook, {len(images)} on the page"
+    for img in images:
+        assert (HTML / doc).parent.joinpath(img["src"]).resolve().is_file(), f"{doc}: broken image {img['src']}"
+    repo = _repository_url().removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{repo}/blob/main/{doc}.ipynb"
+    assert any(a.get("href") == colab for a in page.find_all("a")), f"{doc}: no Colab launch link {colab}"
+
+
+@pytest.mark.parametrize("doc", _toc_files())
+def test_navigation_reaches_every_page(rendered, doc):
+    nav = rendered[doc].select_one("nav.bd-docs-nav") or rendered[doc]
+    hrefs = {a["href"].split("#")[0] for a in nav.find_all("a", href=True)}
+    base = (HTML / doc).parent
+    targets = {(base / h).resolve() for h in hrefs if h and not h.startswith("http")}
+    for other in _toc_files():
+        assert (HTML / f"{other}.html").resolve() in targets or other == doc, f"{doc}: no link to {other}"
+    for target in targets:
+        assert target.exists(), f"{doc}: navigation link to missing {target}"

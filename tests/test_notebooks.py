@@ -1,0 +1,95 @@
+"""Every notebook: the companion's conventions, and a papermill run at smoke scale whose recorded
+metrics are checked (each notebook writes its key numbers with lec16.record_metrics)."""
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [nb.stem for nb in NOTEBOOKS]
+
+
+def _cells(path):
+    nb = json.loads(path.read_text())
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks under notebooks/"
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    for nb in NOTEBOOKS:
+        assert f"notebooks/{nb.stem}" in toc, f"{nb.name} is not in _toc.yml, so the book would lose it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_colab_setup_cell_installs_lec16_from_the_repository(path):
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    first = _source(_cells(path)[0])
+    assert re.search(r"try:\s+import lec16\s+except ImportError:", first), "first code cell must try `import lec16`"
+    assert f'%pip install -q "lec16 @ git+{repo}"' in first, f"set-up cell must install lec16 from {repo}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_parameters_and_checked_cells(path):
+    cells = _cells(path)
+    params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged `parameters`"
+    assert re.search(r"^scale = lec16\.default_scale\(\)", _source(params[0]), re.M), "parameters set `scale`"
+    checked = [c for c in cells if "# NBVAL_CHECK_OUTPUT" in _source(c)]
+    assert checked, "at least one `# NBVAL_CHECK_OUTPUT` cell"
+    for cell in checked:
+        assert cell.get("outputs"), "a checked cell must have committed output to compare"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_committed_outputs_come_from_one_clean_run(path):
+    cells = _cells(path)
+    counts = [c.get("execution_count") for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), f"execution counts {counts}: rerun top to bottom"
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", f"error output in a committed cell: {out.get('ename')}"
+            assert not (out["output_type"] == "stream" and out["name"] == "stderr" and "Traceback" in out["text"])
+    scale_lines = [o for c in cells for o in c.get("outputs", []) if "scale=" in "".join(o.get("text", ""))]
+    assert not scale_lines or "scale=default" in "".join(scale_lines[0]["text"]), "committed at default scale"
+
+
+# --- papermill at smoke scale, with the metrics each notebook records -------------------------
+
+def _finite(*values):
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
+def check_00_quickstart(m):
+    assert m["scale"] == "smoke"
+    assert m["loss"][-1] < m["loss"][0]
+    assert m["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
+
+
+METRIC_CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_runs_at_smoke_scale_and_records_its_metrics(path, tmp_path, monkeypatch):
+    import papermill
+
+    assert path.stem in METRIC_CHECKS, f"write check_{path.stem}() for the metrics {path.name} records"
+    monkeypatch.setenv("LEC16_METRICS_DIR", str(tmp_path / "metrics"))
+    monkeypatch.setenv("LEC16_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("MPLBACKEND", "agg")
+    papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters={"scale": "smoke"},
+                               cwd=str(path.parent), progress_bar=False, kernel_name="python3")
+    metrics = json.loads((tmp_path / "metrics" / f"{path.stem}.json").read_text())
+    METRIC_CHECKS[path.stem](metrics)
