@@ -45,7 +45,7 @@ $(MATHJAX):
 	else echo "WARNING: npm is missing, so the book will load MathJax from a CDN (math needs the network)"; fi
 
 book: setup
-	$(BIN)/jupyter-book build . -nW --keep-going
+	$(BIN)/jupyter-book build . --all -nW --keep-going  # --all: a TOC change must reach every sidebar
 
 # One pytest run: unit tests, notebook conventions, papermill at smoke scale, the browser checks
 # of the built book, and nbval (cells marked NBVAL_CHECK_OUTPUT must reproduce their outputs).

@@ -77,6 +77,29 @@ def check_00_quickstart(m):
     assert m["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
 
 
+def check_01_em_and_the_bound(m):
+    ll = m["log_likelihood"]
+    assert all(b >= a - 1e-12 for a, b in zip(ll, ll[1:])), "EM's log-likelihood decreased"
+    assert all(a - 1e-12 <= b <= c + 1e-12 for a, b, c in zip(ll, m["bound_after_m"], ll[1:]))
+    assert m["tightness"] < 1e-6 and m["sklearn_gap"] < 1e-4 and m["kl_identity_error"] < 1e-9
+    assert ll[-1] > ll[0]
+
+
+def check_02_exponential_families(m):
+    assert m["n_random"] == 5 and len(m["sweep"]) == 3
+    for family, n, worst_sup, worst_A in m["sweep"]:
+        assert float(worst_sup) < 1e-6 and float(worst_A) < 1e-8, family
+
+
+def check_03_mean_field_vb(m):
+    assert all(z < 4 for z in m["max_z"].values()), "an estimator is biased"
+    v = m["variance"]
+    for model in ("conjugate Gaussian", "logistic regression"):
+        assert v[f"{model}|reparam|10"] < v[f"{model}|score+baseline|10"] < v[f"{model}|score|10"]
+        # even the short smoke run climbs most of the way from beta = 0
+        assert m["final_gap"][f"{model}|reparam|10"] < 0.5 * m["initial_gap"][model]
+
+
 METRIC_CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
