@@ -3,7 +3,7 @@
 A chapter writes its own ``step`` (forward, backward, optimizer step(s); it returns a dict of
 scalar metrics with a ``loss``), and :func:`fit` does the rest:
 
-* a progress bar over batches in a terminal, one plain line per epoch elsewhere (notebooks, CI);
+* a progress bar over batches in a terminal; elsewhere (notebooks, CI) a plain line every tenth of the run;
 * per-epoch means of the step metrics, plus whatever ``evaluate()`` returns, in a :class:`History`;
 * an atomic checkpoint after every epoch (``tmp`` then ``os.replace``), holding modules,
   optimizers, schedulers, history and the torch RNG states; a rerun with the same checkpoint
@@ -123,6 +123,10 @@ def _restore(kind: str, objects: Mapping[str, Any], saved: Mapping[str, Any], pa
                                   "architecture: delete it or pass another checkpoint path") from None
 
 
+def _all_finite(modules: Mapping[str, torch.nn.Module]) -> bool:
+    return all(torch.isfinite(p).all() for m in modules.values() for p in m.parameters())
+
+
 def _to_float(value: Any) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
@@ -164,6 +168,7 @@ def fit(step: Callable[[Any], Mapping[str, Any]], batches: Iterable, epochs: int
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if amp and device_type == "cuda"
                 else contextlib.nullcontext())
     show_bar = sys.stderr.isatty() if progress is None else progress
+    log_every = max(1, epochs // 10)  # without a bar, about ten lines per run
     elapsed = history.last.get("seconds", 0.0)
 
     for epoch in range(start, epochs):
@@ -176,11 +181,18 @@ def fit(step: Callable[[Any], Mapping[str, Any]], batches: Iterable, epochs: int
         n_steps = 0
         bar = tqdm(batches, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=not show_bar, file=sys.stderr)
         for batch in bar:
-            with autocast:
-                metrics = step(batch)
+            where = f"the last good checkpoint {path} (epoch {start})" if path and path.exists() else "no checkpoint"
+            try:
+                with autocast:
+                    metrics = step(batch)
+            except ValueError as err:  # e.g. torch.distributions refusing NaN parameters
+                if _all_finite(modules):
+                    raise
+                raise NonFiniteLossError(
+                    f"{desc}: the parameters became NaN or infinite before epoch {epoch + 1}, step {n_steps + 1}; "
+                    f"training stopped and {where} was kept. Lower the learning rate or check the data.") from err
             metrics = {k: _to_float(v) for k, v in metrics.items()}
             if not math.isfinite(metrics["loss"]):
-                where = f"the last good checkpoint {path} (epoch {start})" if path and path.exists() else "no checkpoint"
                 raise NonFiniteLossError(
                     f"{desc}: loss became {metrics['loss']} at epoch {epoch + 1}, step {n_steps + 1}; "
                     f"training stopped and {where} was kept. Lower the learning rate or check the data.")
@@ -200,8 +212,9 @@ def fit(step: Callable[[Any], Mapping[str, Any]], batches: Iterable, epochs: int
         elapsed += time.perf_counter() - tic
         record["seconds"] = round(elapsed, 3)
         history.records.append(record)
-        shown = "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k not in ("epoch", "seconds"))
-        print(f"{desc} epoch {epoch + 1}/{epochs}  {shown}  ({elapsed:.1f} s)", file=sys.stdout if not show_bar else sys.stderr)
+        if show_bar or (epoch + 1) % log_every == 0 or epoch + 1 == epochs:
+            shown = "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k not in ("epoch", "seconds"))
+            print(f"{desc} epoch {epoch + 1}/{epochs}  {shown}  ({elapsed:.1f} s)", file=sys.stderr if show_bar else sys.stdout)
         start = epoch + 1
         if path is not None:
             save_checkpoint(path, {

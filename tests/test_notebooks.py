@@ -100,6 +100,34 @@ def check_03_mean_field_vb(m):
         assert m["final_gap"][f"{model}|reparam|10"] < 0.5 * m["initial_gap"][model]
 
 
+def check_04_autoencoders_and_reparametrization(m):
+    assert m["ae_loss"][-1] < m["ae_loss"][0]
+    v = m["reparam_variance"]  # variance of the bound's estimator for S = 1, 10, 100
+    assert v[0] > v[1] > v[2]
+    assert m["vae_test_elbo_one_epoch"] > -550  # far above an untrained decoder (784 log 2 = -543 for p = 1/2)
+
+
+def check_05_vae_mnist(m):
+    assert set(m["test_bound"]) == {"2", "5", "10", "20"}
+    assert all(_finite(v) and v > -400 for v in m["test_bound"].values())
+    assert m["exact_identity_error"] < 1e-3
+    assert m["fixed_code_nll"][1] > m["fixed_code_nll"][0]  # a one-pixel shift costs nats
+
+
+def check_06_iwae(m):
+    means, cis, log_px = m["bound_means"], m["bound_cis"], m["log_px"]
+    assert all(b + cb >= a - ca for a, b, ca, cb in zip(means, means[1:], cis, cis[1:])), "L_k not monotone"
+    assert all(x - c <= log_px for x, c in zip(means, cis)) and abs(means[-1] - log_px) < 0.05
+    assert set(m["nll"]) == {"vae|1", "vae|5", "iwae|5", "vae|50", "iwae|50"}
+    assert all(_finite(v) and 0 < v < 600 for v in m["nll"].values())
+
+
+def check_07_gan_theory(m):
+    assert abs(m["v_star"] - (-math.log(4) + 2 * m["jsd"])) < 1e-8
+    assert abs(m["v_equal"] + math.log(4)) < 1e-8
+    assert m["d_max_error"] < 0.5 and all(_finite(v) for v in m["loss_d"] + m["loss_g"])
+
+
 METRIC_CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 

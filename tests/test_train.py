@@ -98,6 +98,26 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_nan_parameters_that_break_the_step_are_reported_clearly(tmp_path):
+    model, opt, sched, batches = _problem()
+    _fit(model, opt, sched, batches, 1, tmp_path / "c.pt")
+
+    def step(batch):
+        with torch.no_grad():
+            model.weight.fill_(float("nan"))
+        torch.distributions.Normal(model(batch[0]).squeeze(1), 1.0)  # validation raises ValueError on NaN
+        return {"loss": torch.tensor(0.0)}
+
+    with pytest.raises(train.NonFiniteLossError, match=r"parameters became NaN.*c\.pt \(epoch 1\)"):
+        _fit(model, opt, sched, batches, 3, tmp_path / "c.pt", step=step)
+
+
+def test_other_value_errors_propagate(tmp_path):
+    model, opt, sched, batches = _problem()
+    with pytest.raises(ValueError, match="a bug in the step"):
+        _fit(model, opt, sched, batches, 1, None, step=lambda b: (_ for _ in ()).throw(ValueError("a bug in the step")))
+
+
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     path = tmp_path / "c.pt"
     path.write_bytes(b"\x00garbage")

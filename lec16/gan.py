@@ -1,0 +1,206 @@
+"""Generative adversarial networks (slides "Generative Adversarial Networks" and "Generative
+Adversarial Training"; Goodfellow et al. 2014; Radford et al. 2016).
+
+The game is min_G max_D V(D, G) = E_data log D(x) + E_{x ~ p_g} log(1 - D(x)). For fixed G the best
+discriminator is D*(x) = p_data(x) / (p_data(x) + p_g(x)), and V(D*, G) = -log 4 + 2 JSD(p_data || p_g),
+minimal (= -log 4) exactly when p_g = p_data. Training alternates k discriminator steps with one
+generator step; the generator uses the non-saturating loss -log D(G(z)) that the paper recommends.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lec16 import data, train
+from lec16.scales import check_positive
+
+# --- Theory on density values -----------------------------------------------------------------
+
+
+def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, Proposition 1); 1/2 where both vanish."""
+    total = p_data + p_g
+    return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), torch.full_like(total, 0.5))
+
+
+def value(d: torch.Tensor, p_data: torch.Tensor, p_g: torch.Tensor, dx: float) -> torch.Tensor:
+    """V(D, G) = int p_data log D + p_g log(1 - D) dx, by the rectangle rule on a grid with spacing dx."""
+    term = lambda p, v: torch.where(p > 0, p * torch.log(v.clamp_min(1e-300)), torch.zeros_like(p))
+    return (term(p_data, d) + term(p_g, 1 - d)).sum() * dx
+
+
+def jensen_shannon(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
+    """JSD(p || q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2, on a grid (nats)."""
+    m = (p + q) / 2
+    kl = lambda a: torch.where(a > 0, a * (a.clamp_min(1e-300) / m.clamp_min(1e-300)).log(), torch.zeros_like(a)).sum() * dx
+    return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+# --- Networks ---------------------------------------------------------------------------------
+
+class ToyGenerator(nn.Module):
+    """A 1-D generator for the toy problems: z ~ N(0, 1) -> x, two ReLU layers."""
+
+    def __init__(self, hidden: int = 32):
+        super().__init__()
+        self.latent = 1
+        self.net = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class ToyDiscriminator(nn.Module):
+    """A 1-D discriminator: x -> logit of "real", two LeakyReLU layers."""
+
+    def __init__(self, hidden: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(1, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+class MLPGenerator(nn.Module):
+    """z -> x with ReLU hidden layers and a sigmoid output in [0, 1] (the MNIST generator of Goodfellow et al.)."""
+
+    def __init__(self, latent: int = 100, hidden: int = 1200, out: int = 784, out_shape=(1, 28, 28)):
+        super().__init__()
+        self.latent, self.out_shape = latent, out_shape
+        self.net = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, out), nn.Sigmoid())
+
+    def forward(self, z):
+        return self.net(z).reshape(-1, *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """x -> logit of "real". The paper uses maxout units with dropout; we use LeakyReLU with dropout."""
+
+    def __init__(self, inputs: int = 784, hidden: int = 240, dropout: float = 0.3):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(inputs, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+class DCGANGenerator(nn.Module):
+    """Radford et al. 2016 for 28x28: project z to 4w x 7 x 7, then fractionally strided convolutions
+    with batch norm and ReLU, no batch norm on the output, which is a sigmoid (images in [0, 1])."""
+
+    def __init__(self, latent: int = 100, width: int = 32, channels: int = 1):
+        super().__init__()
+        self.latent = latent
+        self.project = nn.Sequential(nn.Linear(latent, 4 * width * 49, bias=False), nn.BatchNorm1d(4 * width * 49), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),  # 14x14
+            nn.ConvTranspose2d(2 * width, channels, 4, 2, 1), nn.Sigmoid())  # 28x28
+        self.width = width
+
+    def forward(self, z):
+        return self.net(self.project(z).reshape(-1, 4 * self.width, 7, 7))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided convolutions with LeakyReLU(0.2), batch norm on all but the input layer, a linear logit."""
+
+    def __init__(self, width: int = 32, channels: int = 1):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),  # 14x14
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * width), nn.LeakyReLU(0.2),  # 7x7
+            nn.Flatten(), nn.Linear(4 * width * 49, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+# --- Training ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Alternate ``k`` discriminator steps with one generator step; Adam(lr, (beta1, 0.999)) for both
+    (Radford et al.: lr 2e-4, beta1 0.5)."""
+    epochs: int = 5
+    batch_size: int = 64
+    k: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "k"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("lr", self.lr)
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1!r}")
+
+
+def discriminator_loss(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """-[log D(x) + log(1 - D(G(z)))], the negated inner objective of the slide's min-max, per batch mean."""
+    return (F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits))
+            + F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits)))
+
+
+def generator_loss(d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss -log D(G(z)) (Goodfellow et al. 2014, section 3)."""
+    return F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
+
+
+def train_gan(generator: nn.Module, discriminator: nn.Module, x_train: torch.Tensor, config: GANConfig,
+              conditions: torch.Tensor | None = None, sample_every_epoch: torch.Tensor | None = None,
+              checkpoint=None, desc: str = "gan", evaluate=None) -> tuple[train.History, list[torch.Tensor]]:
+    """Train on ``x_train`` (N, C, H, W). Each step sees k mini-batches of real data: one discriminator
+    update per mini-batch, then one generator update.
+
+    Unconditional (``conditions`` None): G(z) with z ~ N(0, I_latent), D(x). Conditional (LAPGAN's
+    levels): ``conditions`` holds one coarse image per example, G(noise plane, c) and D(x, c).
+    Returns the history and, if ``sample_every_epoch`` (fixed latents) is given, the generator's
+    images for them after each epoch trained in this call.
+    """
+    device = x_train.device
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
+    tensors = (x_train,) if conditions is None else (x_train, conditions)
+    batches = data.Batches(*tensors, batch_size=config.batch_size * config.k, seed=config.seed, drop_last=True)
+
+    def generate(c, n):
+        if c is None:
+            return generator(torch.randn(n, generator.latent, device=device))
+        return generator(torch.randn_like(c), c)
+
+    def judge(x, c):
+        return discriminator(x) if c is None else discriminator(x, c)
+
+    def step(batch):
+        reals = batch[0].split(config.batch_size)
+        conds = batch[1].split(config.batch_size) if conditions is not None else [None] * len(reals)
+        for real, c in zip(reals, conds):
+            loss_d = discriminator_loss(judge(real, c), judge(generate(c, len(real)).detach(), c))
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+        loss_g = generator_loss(judge(generate(conds[0], len(reals[0])), conds[0]))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g}
+
+    snapshots: list[torch.Tensor] = []
+
+    def on_epoch_end():
+        metrics = dict(evaluate()) if evaluate is not None else {}
+        if sample_every_epoch is not None:
+            snapshots.append(generator(sample_every_epoch).cpu())
+        return metrics
+
+    history = train.fit(step, batches, config.epochs, modules={"generator": generator, "discriminator": discriminator},
+                        optimizers={"g": opt_g, "d": opt_d}, evaluate=on_epoch_end, checkpoint=checkpoint, desc=desc,
+                        config={"gan": asdict(config), "g": repr(generator), "d": repr(discriminator), "n": len(x_train)})
+    return history, snapshots

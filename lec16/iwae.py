@@ -1,0 +1,100 @@
+"""Importance-weighted autoencoders (slide "Other extensions"; Burda, Grosse & Salakhutdinov 2016).
+
+With k samples z_1..z_k ~ q(z | x) and weights w_i = p(x, z_i) / q(z_i | x),
+
+    L_k(x) = E log (1/k) sum_i w_i,      log p(x) >= L_{k+1}(x) >= L_k(x) >= L_1(x) = ELBO,
+
+and L_k -> log p(x) as k -> infinity when the weights are bounded. The model is the VAE of
+:mod:`lec16.vae` (Burda et al.'s one-stochastic-layer architecture is ``VAEConfig(hidden=200,
+depth=2, latent=50)``); only the objective changes.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import distributions as D
+
+from lec16.scales import check_choice, check_positive
+from lec16.vae import VAE
+
+OBJECTIVES = ("iwae", "vae")
+
+
+def iwae_bound(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """log (1/k) sum_i exp(log_w_i) along ``dim``, by logsumexp so that log-weights of -1e4 are fine."""
+    return torch.logsumexp(log_w, dim) - math.log(log_w.shape[dim])
+
+
+def log_weights(model: VAE, x: torch.Tensor, k: int) -> torch.Tensor:
+    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x) for k reparametrized z_i ~ q(z | x): shape (k, B)."""
+    check_positive("k", k, integer=True)
+    mu, logvar = model.encode(x)
+    q = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
+    z = q.rsample((k,))
+    prior = D.Independent(D.Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1)
+    return model.decode(z).log_prob(x.flatten(1)) + prior.log_prob(z) - q.log_prob(z)
+
+
+def objective(model: VAE, x: torch.Tensor, k: int, kind: str = "iwae") -> torch.Tensor:
+    """Per-example training objective with k samples: ``iwae`` is L_k (Burda et al. eq. 8); ``vae`` is
+    the k-sample ELBO estimate (1/k) sum_i log w_i, the VAE baseline of their Table 1."""
+    check_choice("kind", kind, OBJECTIVES)
+    log_w = log_weights(model, x, k)
+    return iwae_bound(log_w) if kind == "iwae" else log_w.mean(0)
+
+
+@torch.no_grad()
+def log_likelihood(model: VAE, x: torch.Tensor, k: int = 5000, chunk: int = 500, batch_size: int = 100) -> torch.Tensor:
+    """The importance-sampling estimate L_k of log p(x) per example (Burda et al. use k = 5000),
+    computed ``chunk`` samples at a time so memory stays at (chunk, batch_size, x_dim)."""
+    check_positive("chunk", chunk, integer=True)
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        parts = [log_weights(model, xb, min(chunk, k - j)) for j in range(0, k, chunk)]
+        out.append(iwae_bound(torch.cat(parts, 0)))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def active_units(model: VAE, x: torch.Tensor, threshold: float = 1e-2, batch_size: int = 1000) -> tuple[int, torch.Tensor]:
+    """Burda et al.'s activity statistic A_u = Cov_x(E_{q(u|x)}[u]) per latent unit; a unit is active
+    when A_u > ``threshold``. Returns the count and the per-unit statistics."""
+    with torch.no_grad():
+        means = torch.cat([model.encode(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+    activity = means.var(0)
+    return int((activity > threshold).sum()), activity
+
+
+class LinearGaussian:
+    """z ~ N(0, I_d), x | z ~ N(W z + b, sigma^2 I_D) (probabilistic PCA): log p(x) and p(z | x) are
+    exact, so L_k can be compared with the truth. ``proposal(x, shift, widen)`` is a deliberately
+    imperfect mean-field q(z | x): the exact posterior's mean moved by ``shift`` and its marginal standard
+    deviations multiplied by ``widen``, with the correlations dropped."""
+
+    def __init__(self, W: torch.Tensor, b: torch.Tensor, sigma: float):
+        self.W, self.b, self.sigma = W, b, sigma
+        self.prior = D.MultivariateNormal(torch.zeros(W.shape[1], dtype=W.dtype), torch.eye(W.shape[1], dtype=W.dtype))
+
+    def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return D.Independent(D.Normal(z @ self.W.T + self.b, self.sigma), 1).log_prob(x) + self.prior.log_prob(z)
+
+    def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
+        cov = self.W @ self.W.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=self.W.dtype)
+        return D.MultivariateNormal(self.b, cov).log_prob(x)
+
+    def posterior(self, x: torch.Tensor) -> D.MultivariateNormal:
+        d = self.W.shape[1]
+        precision = torch.eye(d, dtype=self.W.dtype) + self.W.T @ self.W / self.sigma ** 2
+        cov = torch.linalg.inv(precision)
+        return D.MultivariateNormal(((x - self.b) @ self.W / self.sigma ** 2) @ cov, cov)
+
+    def proposal(self, x: torch.Tensor, shift: float = 0.5, widen: float = 1.5) -> D.Independent:
+        post = self.posterior(x)
+        return D.Independent(D.Normal(post.mean + shift, widen * post.covariance_matrix.diagonal().sqrt()), 1)
+
+    def bound_samples(self, x: torch.Tensor, q: D.Distribution, k: int, replicates: int) -> torch.Tensor:
+        """``replicates`` independent draws of the k-sample estimate log (1/k) sum_i w_i."""
+        z = q.sample((replicates, k))
+        return iwae_bound(self.log_joint(x, z) - q.log_prob(z), dim=1)

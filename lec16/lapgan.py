@@ -1,0 +1,75 @@
+"""LAPGAN (slides "LAPGAN"; Denton, Chintala, Szlam & Fergus 2015): a Laplacian pyramid of images
+and one conditional GAN per level.
+
+Pyramid (an invertible linear multi-scale decomposition): with d = 2x2 average pooling and u = bilinear
+2x upsampling, I_{k+1} = d(I_k) and h_k = I_k - u(I_{k+1}); the pyramid is (h_0, ..., h_{K-1}, I_K), and
+I_k = u(I_{k+1}) + h_k rebuilds the image exactly (the same u on both sides).
+
+Training: at each level k < K a generator G_k(z, l_k) produces a residual h_k from the coarse image
+l_k = u(I_{k+1}) of a real digit, and a discriminator D_k(h, l_k) tells real residuals from generated
+ones; the coarsest level I_K is an ordinary GAN. Sampling: draw I_K, then I_k = u(I_{k+1}) + G_k(z, u(I_{k+1})).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lec16.scales import check_positive
+
+
+def downsample(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 2)
+
+
+def upsample(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """[h_0, ..., h_{levels-2}, I_{levels-1}] for images x (N, C, H, W) whose sides divide by 2^(levels-1)."""
+    check_positive("levels", levels, integer=True)
+    side = 2 ** (levels - 1)
+    if x.shape[-1] % side or x.shape[-2] % side:
+        raise ValueError(f"image sides {tuple(x.shape[-2:])} must be divisible by 2^(levels-1) = {side}")
+    pyramid = []
+    for _ in range(levels - 1):
+        coarse = downsample(x)
+        pyramid.append(x - upsample(coarse))
+        x = coarse
+    return pyramid + [x]
+
+
+def reconstruct(pyramid: list[torch.Tensor]) -> torch.Tensor:
+    """Invert :func:`laplacian_pyramid`: I_k = u(I_{k+1}) + h_k from the coarsest level up."""
+    x = pyramid[-1]
+    for residual in reversed(pyramid[:-1]):
+        x = upsample(x) + residual
+    return x
+
+
+class ResidualGenerator(nn.Module):
+    """G_k(z, l): a noise plane stacked on the coarse image l, three convolutions, a residual (tanh-scaled)."""
+
+    def __init__(self, width: int = 32, scale: float = 0.5):
+        super().__init__()
+        self.latent, self.scale = None, scale  # noise is a full plane, drawn by the caller with noise_like()
+        self.net = nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                                 nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                                 nn.Conv2d(width, 1, 3, padding=1), nn.Tanh())
+
+    def forward(self, noise: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        return self.scale * self.net(torch.cat([noise, coarse], 1))
+
+
+class ResidualDiscriminator(nn.Module):
+    """D_k(h, l): the residual h and the coarse image l as two channels, strided convolutions, a logit."""
+
+    def __init__(self, side: int, width: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(2, width, 4, 2, 1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+                                 nn.Flatten(), nn.Linear(2 * width * (side // 4) ** 2, 1))
+
+    def forward(self, residual: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([residual, coarse], 1)).squeeze(-1)

@@ -1,0 +1,239 @@
+"""The variational autoencoder of the slides (Kingma & Welling 2014; Rezende et al. 2014).
+
+p(z) = N(0, I); q(z | x) = N(mu(x), diag sigma^2(x)) with z = mu + sigma * eps (the reparametrization);
+p(x | z) Bernoulli (binarized MNIST) or Gaussian N(mu(z), diag Sigma(z)) (slide "Variational
+Autoencoder"; Frey Face). The bound of slide "Variational Autoencoders",
+
+    L(x) = -KL(q(z | x) || p(z)) + E_q log p(x | z),
+
+is estimated with the KL in closed form (:func:`gaussian_kl`) and S reparametrized samples.
+The MLPs follow Kingma & Welling's appendix C: one tanh hidden layer in the encoder and in the
+decoder (500 units for MNIST, 200 for Frey Face), and a sigmoid on the Gaussian decoder's mean;
+``depth=2`` with 200 units and 50 latents is Burda et al.'s one-stochastic-layer model (lec16.iwae).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import distributions as D
+from torch import nn
+
+from lec16 import data, train
+from lec16.scales import check_choice, check_positive
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Sizes of the model; validated on creation."""
+    x_dim: int = 784
+    hidden: int = 500
+    latent: int = 20
+    likelihood: str = "bernoulli"
+    depth: int = 1  # tanh hidden layers in the encoder and in the decoder (Burda et al. 2016 use 2)
+    # Gaussian decoder: variance = min_std^2 + exp(output). Without a floor the likelihood is
+    # unbounded on constant pixels (MNIST's background): the variance collapses and training diverges.
+    min_std: float = 0.01
+
+    def __post_init__(self):
+        for name in ("x_dim", "hidden", "latent", "depth"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_choice("likelihood", self.likelihood, LIKELIHOODS)
+        check_positive("min_std", self.min_std)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) per example (Kingma & Welling 2014, appendix B):
+    1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
+
+
+def reparametrize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
+    """z = mu + sigma * eps with eps ~ N(0, I): shape (n_samples, *mu.shape), differentiable in mu, logvar."""
+    eps = torch.randn((n_samples, *mu.shape), dtype=mu.dtype, device=mu.device)
+    return mu + (0.5 * logvar).exp() * eps
+
+
+class VAE(nn.Module):
+    """Encoder x -> (mu, log sigma^2), decoder z -> p(x | z); see the module docstring."""
+
+    def __init__(self, config: VAEConfig = VAEConfig()):
+        super().__init__()
+        self.config = config
+        h = config.hidden
+
+        def tanh_layers(inputs):
+            sizes = [inputs] + [h] * config.depth
+            return [layer for a, b in zip(sizes, sizes[1:]) for layer in (nn.Linear(a, b), nn.Tanh())]
+
+        self.encoder = nn.Sequential(nn.Flatten(), *tanh_layers(config.x_dim))
+        self.enc_mu = nn.Linear(h, config.latent)
+        self.enc_logvar = nn.Linear(h, config.latent)
+        outputs = config.x_dim * (2 if config.likelihood == "gaussian" else 1)
+        self.decoder = nn.Sequential(*tanh_layers(config.latent), nn.Linear(h, outputs))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.enc_mu(h), self.enc_logvar(h)
+
+    def decode(self, z: torch.Tensor) -> D.Distribution:
+        """p(x | z) over flattened images, one independent factor per pixel."""
+        out = self.decoder(z)
+        if self.config.likelihood == "bernoulli":
+            return D.Independent(D.Bernoulli(logits=out), 1)
+        mean_logit, logvar = out.chunk(2, dim=-1)
+        std = (self.config.min_std ** 2 + logvar.exp()).sqrt()
+        return D.Independent(D.Normal(torch.sigmoid(mean_logit), std), 1)
+
+    def forward(self, x: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
+        """The Monte Carlo bound of slide "Variational Autoencoders", per example:
+        -KL(q(z|x) || p(z)) + (1/S) sum_s log p(x | z_s), z_s = mu(x) + sigma(x) eps_s."""
+        mu, logvar = self.encode(x)
+        z = reparametrize(mu, logvar, n_samples)
+        log_px = self.decode(z).log_prob(x.flatten(1))  # (S, B)
+        return log_px.mean(0) - gaussian_kl(mu, logvar)
+
+    @torch.no_grad()
+    def sample(self, n: int, mean: bool = True) -> torch.Tensor:
+        """n images from the model: z ~ p(z), then the mean of p(x | z) (or a draw from it)."""
+        device = next(self.parameters()).device
+        p = self.decode(torch.randn(n, self.config.latent, device=device))
+        return p.mean if mean else p.sample()
+
+
+def elbo(model: VAE, x: torch.Tensor, n_samples: int = 1, batch_size: int = 1000) -> torch.Tensor:
+    """Mean bound per example over ``x``, in batches, without gradients."""
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + batch_size], n_samples) for i in range(0, len(x), batch_size)]).mean()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; ``optimizer`` is "adam" (our default) or "adagrad" (Kingma & Welling's choice)."""
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    n_samples: int = 1
+    dynamic_binarization: bool = True
+    seed: int = 0
+    adam_eps: float = 1e-8
+    # "constant", or "burda": 3^i epochs at lr * 10^(-i/7) for i = 0, 1, ... (Burda et al. 2016, sec. 5)
+    lr_schedule: str = "constant"
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "n_samples"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("lr", self.lr)
+        check_positive("adam_eps", self.adam_eps)
+        check_choice("optimizer", self.optimizer, ("adam", "adagrad"))
+        check_choice("lr_schedule", self.lr_schedule, ("constant", "burda"))
+
+
+def burda_lr_factor(epoch: int) -> float:
+    """10^(-i/7) during stage i, where stage i lasts 3^i epochs (stage 0 is the first epoch)."""
+    stage, end = 0, 1
+    while epoch >= end:
+        stage += 1
+        end += 3 ** stage
+    return 10 ** (-stage / 7)
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
+    return torch.optim.Adagrad(params, lr=config.lr)
+
+
+def _check_data(model: nn.Module, x: torch.Tensor, name: str, binary: bool) -> None:
+    """Refuse data the likelihood cannot score, before torch.distributions does so deep in a step."""
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"{name} must hold intensities in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}]")
+    config = getattr(model, "config", None)
+    if binary and config is not None and config.likelihood == "bernoulli" and not ((x == 0) | (x == 1)).all():
+        raise ValueError(f"{name} must be binary for a Bernoulli decoder: binarize it with lec16.data.binarize_threshold "
+                         "or binarize_dynamic (training data may stay grey-level with dynamic_binarization=True)")
+
+
+def train_vae(model: nn.Module, x_train: torch.Tensor, x_test: torch.Tensor, config: TrainConfig,
+              objective=None, checkpoint=None, desc: str = "vae", evaluate_samples: int = 1) -> train.History:
+    """Maximise ``objective(model, x)`` (default: the model's own bound) over ``x_train``, with the
+    test bound (``evaluate_samples`` samples) after each epoch. Data stay on their device; with
+    ``dynamic_binarization`` each batch is a fresh Bernoulli draw of the intensities.
+    Returns the history, with ``examples_seen`` per epoch.
+    """
+    _check_data(model, x_train, "x_train", binary=not config.dynamic_binarization)
+    _check_data(model, x_test, "x_test", binary=True)
+    objective = objective or (lambda m, x: m(x, config.n_samples))
+    optimizer = make_optimizer(model.parameters(), config)
+    batches = data.Batches(x_train, batch_size=config.batch_size, seed=config.seed,
+                           transform=data.binarize_dynamic if config.dynamic_binarization else None)
+
+    def step(batch):
+        loss = -objective(model, batch[0]).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss}
+
+    epoch = [0]
+
+    def evaluate():
+        epoch[0] += 1
+        return {"test_elbo": elbo(model, x_test, evaluate_samples), "examples_seen": len(x_train) * epoch[0]}
+
+    schedulers = {}
+    if config.lr_schedule == "burda":
+        schedulers["lr"] = torch.optim.lr_scheduler.LambdaLR(optimizer, burda_lr_factor)
+    history = train.fit(step, batches, config.epochs, modules={"model": model}, optimizers={"opt": optimizer},
+                        schedulers=schedulers, evaluate=evaluate, checkpoint=checkpoint, desc=desc,
+                        config={"train": asdict(config), "model": repr(model), "n_train": len(x_train)})
+    for record in history.records:  # correct after a resume, where the counter restarted
+        record["examples_seen"] = len(x_train) * record["epoch"]
+    return history
+
+
+def latent_grid(n: int, device=None) -> torch.Tensor:
+    """An n x n grid of 2-D latents at the N(0, 1) quantiles of linearly spaced probabilities, as in
+    Kingma & Welling's manifold figures (row-major, the second coordinate decreasing down the rows)."""
+    check_positive("n", n, integer=True)
+    p = torch.linspace(0.5 / n, 1 - 0.5 / n, n, device=device)
+    q = D.Normal(0.0, 1.0).icdf(p)
+    zy, zx = torch.meshgrid(q.flip(0), q, indexing="ij")
+    return torch.stack([zx, zy], -1).reshape(-1, 2)
+
+
+@dataclass
+class ExactQuantities:
+    """For a VAE with a 2-D latent and one x, computed on a grid: log p(x), the bound L(x) without
+    Monte Carlo error, KL(q(z|x) || p(z|x)), and the posterior on the grid (for plots)."""
+    log_px: float
+    bound: float
+    kl_to_posterior: float
+    grid: torch.Tensor
+    log_posterior: torch.Tensor
+
+
+@torch.no_grad()
+def exact_quantities_2d(model: VAE, x: torch.Tensor, half_width: float = 6.0, n: int = 241) -> ExactQuantities:
+    """Quadrature over z in [-half_width, half_width]^2 with n^2 points (slide "Variational Autoencoders":
+    log p(x) = L + KL(q(z|x) || p(z|x))). Accurate when both posterior and q live inside the window."""
+    if model.config.latent != 2:
+        raise ValueError(f"exact_quantities_2d needs a 2-D latent, the model has {model.config.latent}")
+    device = x.device
+    t = torch.linspace(-half_width, half_width, n, device=device, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(t, t, indexing="xy"), -1).reshape(-1, 2)
+    log_cell = 2 * torch.log(t[1] - t[0])
+    x = x.reshape(1, -1)
+    log_lik = torch.cat([model.decode(g.float()).log_prob(x).double() for g in grid.split(8192)])
+    log_joint = log_lik + D.Normal(0.0, 1.0).log_prob(grid).sum(-1)
+    log_px = torch.logsumexp(log_joint, 0) + log_cell
+    log_post = log_joint - log_px
+    mu, logvar = model.encode(x)
+    log_q = D.Normal(mu[0].double(), (0.5 * logvar[0].double()).exp()).log_prob(grid).sum(-1)
+    q_mass = (log_q + log_cell).exp()
+    kl_post = (q_mass * (log_q - log_post)).sum()
+    bound = (q_mass * log_lik).sum() - gaussian_kl(mu.double(), logvar.double())[0]
+    return ExactQuantities(log_px.item(), bound.item(), kl_post.item(), grid, log_post)

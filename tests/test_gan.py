@@ -1,0 +1,116 @@
+"""GAN theory helpers, the Laplacian pyramid, the evaluation metrics, and one training step of each model."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import distributions as D
+
+from lec16 import evaluation, gan, lapgan
+
+
+@pytest.fixture(scope="module")
+def densities():
+    grid = torch.linspace(-14, 14, 28001, dtype=torch.float64)
+    p = D.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0).log_prob(grid).exp()
+    q = D.Normal(torch.tensor(1.0, dtype=torch.float64), 1.5).log_prob(grid).exp()
+    return grid, p, q, (grid[1] - grid[0]).item()
+
+
+def test_optimal_discriminator_maximises_the_value_and_gives_minus_log4_plus_2jsd(densities):
+    grid, p, q, dx = densities
+    d_star = gan.optimal_discriminator(p, q)
+    v_star = gan.value(d_star, p, q, dx)
+    assert torch.isclose(v_star, -math.log(4) + 2 * gan.jensen_shannon(p, q, dx), atol=1e-8)
+    for shift in (-0.3, 0.2):
+        assert gan.value(torch.sigmoid(torch.logit(d_star) + shift), p, q, dx) < v_star
+    assert torch.isclose(gan.value(gan.optimal_discriminator(p, p), p, p, dx), torch.tensor(-math.log(4), dtype=torch.float64))
+
+
+def test_jsd_bounds_and_symmetry(densities):
+    grid, p, q, dx = densities
+    assert 0 < gan.jensen_shannon(p, q, dx) < math.log(2)
+    assert torch.isclose(gan.jensen_shannon(p, q, dx), gan.jensen_shannon(q, p, dx))
+    far = D.Normal(torch.tensor(8.0, dtype=torch.float64), 0.1).log_prob(grid).exp()
+    assert abs(gan.jensen_shannon(p, far, dx) - math.log(2)) < 1e-6  # disjoint supports
+    assert (gan.optimal_discriminator(torch.zeros(3), torch.zeros(3)) == 0.5).all()
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3])
+def test_laplacian_pyramid_is_exactly_invertible(levels):
+    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    pyramid = lapgan.laplacian_pyramid(x, levels)
+    assert len(pyramid) == levels
+    assert [p.shape[-1] for p in pyramid] == [28 // 2 ** i for i in range(levels)]
+    assert (lapgan.reconstruct(pyramid) - x).abs().max() < 1e-5
+
+
+def test_laplacian_pyramid_residuals_are_band_pass():
+    """A constant image has no detail: every residual is zero and the coarse level holds the constant."""
+    x = torch.full((1, 1, 28, 28), 0.3)
+    pyramid = lapgan.laplacian_pyramid(x, 3)
+    assert all(h.abs().max() < 1e-6 for h in pyramid[:-1]) and torch.allclose(pyramid[-1], torch.full((1, 1, 7, 7), 0.3))
+    with pytest.raises(ValueError, match="divisible"):
+        lapgan.laplacian_pyramid(torch.rand(1, 1, 30, 30), 3)
+
+
+def test_parzen_matches_a_direct_mixture_density():
+    g = torch.Generator().manual_seed(0)
+    centres, x = torch.rand(7, 3, generator=g), torch.rand(4, 3, generator=g)
+    direct = torch.stack([D.Independent(D.Normal(centres, 0.2), 1).log_prob(xi).exp().mean().log() for xi in x])
+    assert torch.allclose(evaluation.parzen_log_likelihood(centres, x, 0.2), direct, atol=1e-5)
+    sigma, scores = evaluation.select_parzen_sigma(centres, x, sigmas=[0.05, 0.2, 5.0])
+    assert scores[sigma] == max(scores.values())
+
+
+def test_frechet_distance_of_gaussians():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 3))
+    b = rng.normal(size=(20000, 3)) * 2 + 1
+    # closed form for N(0, I) and N(1, 4I): ||1||^2 + tr(I + 4I - 2 * 2I) = 3 + 3
+    assert abs(evaluation.frechet_distance(a, b) - 6.0) < 0.15
+    assert abs(evaluation.frechet_distance(a, a)) < 1e-6
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (gan.MLPGenerator(latent=8, hidden=16), gan.MLPDiscriminator(hidden=16)),
+    lambda: (gan.DCGANGenerator(latent=8, width=4), gan.DCGANDiscriminator(width=4)),
+], ids=["mlp", "dcgan"])
+def test_one_training_epoch_of_each_image_gan(make, tmp_path):
+    torch.manual_seed(0)
+    generator, discriminator = make()
+    x = torch.rand(64, 1, 28, 28)
+    before = [p.detach().clone() for p in generator.parameters()]
+    history, snapshots = gan.train_gan(generator, discriminator, x, gan.GANConfig(epochs=1, batch_size=16, k=2),
+                                       sample_every_epoch=torch.randn(4, 8), checkpoint=tmp_path / "c.pt")
+    assert snapshots[0].shape == (4, 1, 28, 28) and 0 <= snapshots[0].min() and snapshots[0].max() <= 1
+    assert all(np.isfinite(history[k][0]) for k in ("loss_d", "loss_g"))
+    assert any(not torch.equal(a, b) for a, b in zip(before, generator.parameters()))
+
+
+def test_conditional_lapgan_level_trains():
+    torch.manual_seed(0)
+    images = torch.rand(32, 1, 28, 28)
+    residual, coarse = lapgan.laplacian_pyramid(images, 2)
+    history, _ = gan.train_gan(lapgan.ResidualGenerator(width=4), lapgan.ResidualDiscriminator(side=28, width=4),
+                               residual, gan.GANConfig(epochs=1, batch_size=8), conditions=lapgan.upsample(coarse))
+    assert np.isfinite(history["loss"][0])
+
+
+def test_the_1d_game_moves_the_generator_towards_the_data():
+    torch.manual_seed(0)
+    real = 2 + 0.5 * torch.randn(4000, 1)
+    generator, discriminator = gan.ToyGenerator(), gan.ToyDiscriminator()
+    with torch.no_grad():
+        start = abs(generator(torch.randn(2000, 1)).mean().item() - 2)
+    gan.train_gan(generator, discriminator, real, gan.GANConfig(epochs=15, batch_size=100, lr=2e-3))
+    with torch.no_grad():
+        end = abs(generator(torch.randn(2000, 1)).mean().item() - 2)
+    assert end < 0.5 * start
+
+
+def test_gan_config_validation():
+    with pytest.raises(ValueError, match="beta1"):
+        gan.GANConfig(beta1=1.0)
+    with pytest.raises(ValueError, match="positive int"):
+        gan.GANConfig(k=0)
