@@ -42,7 +42,12 @@ $(MATHJAX):
 	@if command -v npm >/dev/null 2>&1; then \
 	  tmp=$$(mktemp -d) && (cd $$tmp && npm pack mathjax@$(MATHJAX_VERSION) --silent >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz) && \
 	  rm -rf book/_mathjax/mathjax && mkdir -p book/_mathjax/mathjax && cp -r $$tmp/package/es5 book/_mathjax/mathjax/ && rm -rf $$tmp; \
-	else echo "WARNING: npm is missing, so the book will load MathJax from a CDN (math needs the network)"; fi
+	else echo "WARNING: npm is missing, so the book will load MathJax from a CDN (math needs the network)"; \
+	  mkdir -p $(dir $(MATHJAX)) && \
+	  printf '%s\n' "console.warn('lec16: MathJax is loaded from a CDN because npm was missing at build time');" \
+	    "var s = document.createElement('script'); s.async = true;" \
+	    "s.src = 'https://cdn.jsdelivr.net/npm/mathjax@$(MATHJAX_VERSION)/es5/tex-mml-chtml.js';" \
+	    "document.head.appendChild(s);" > $(MATHJAX); fi
 
 book: setup
 	$(BIN)/jupyter-book build . --all -nW --keep-going  # --all: a TOC change must reach every sidebar
