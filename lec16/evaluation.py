@@ -101,6 +101,8 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """||mu_a - mu_b||^2 + tr(C_a + C_b - 2 (C_a C_b)^{1/2}) between Gaussian fits of two feature sets."""
     mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
     cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b)
-    root = root.real  # discard the tiny imaginary parts sqrtm leaves from rounding
+    # dead ReLU features make the covariances singular; a tiny ridge keeps sqrtm well defined
+    ridge = 1e-6 * np.eye(len(mu_a))
+    cov_a, cov_b = cov_a + ridge, cov_b + ridge
+    root = linalg.sqrtm(cov_a @ cov_b).real  # drop the tiny imaginary parts sqrtm leaves from rounding
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))

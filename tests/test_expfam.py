@@ -8,13 +8,7 @@ from lec16.expfam import BERNOULLI, CATEGORICAL, FAMILIES, GAUSSIAN
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def float64():
-    """These checks are to near machine precision; restore the default dtype for the other tests."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 def _theta(family, g):

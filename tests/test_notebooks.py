@@ -128,6 +128,15 @@ def check_07_gan_theory(m):
     assert m["d_max_error"] < 0.5 and all(_finite(v) for v in m["loss_d"] + m["loss_g"])
 
 
+def check_08_gan_mnist(m):
+    assert m["classifier_accuracy"] > 0.97, "the feature classifier should be a good MNIST classifier"
+    assert 0 <= m["reference_frechet"] < 20
+    for name, run in m["runs"].items():
+        assert _finite(run["parzen"], run["frechet"], run["sigma"], run["diversity"]), name
+        assert run["real_diversity"] > 5, "real digits are far apart in pixel space"
+        assert run["frechet"] > m["reference_frechet"], f"{name}: a smoke-scale GAN cannot beat real digits"
+
+
 METRIC_CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 

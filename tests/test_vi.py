@@ -6,17 +6,11 @@ from lec16 import vi
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def float64():
-    """These checks are to near machine precision; restore the default dtype for the other tests."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 @pytest.fixture(scope="module")
-def models():
+def models(float64):
     g = torch.Generator().manual_seed(0)
     gaussian = vi.ConjugateGaussian(torch.randn(15, 2, generator=g) + 1.0)
     x = torch.randn(40, 2, generator=g)
