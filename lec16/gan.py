@@ -66,25 +66,43 @@ class ToyDiscriminator(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    """z -> x with ReLU hidden layers and a sigmoid output in [0, 1] (the MNIST generator of Goodfellow et al.)."""
+    """z -> x: two ReLU hidden layers and a sigmoid output in [0, 1] (the MNIST generator of Goodfellow et al.).
 
-    def __init__(self, latent: int = 100, hidden: int = 1200, out: int = 784, out_shape=(1, 28, 28)):
+    ``batch_norm`` (not in the 2014 paper) normalises the hidden layers: trained with Adam, the paper's
+    plain generator collapses onto a few digits in our runs (notebook 08 shows both).
+    """
+
+    def __init__(self, latent: int = 100, hidden: int = 1200, out: int = 784, out_shape=(1, 28, 28), batch_norm: bool = True):
         super().__init__()
         self.latent, self.out_shape = latent, out_shape
-        self.net = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+        norm = (lambda: nn.BatchNorm1d(hidden)) if batch_norm else nn.Identity
+        self.net = nn.Sequential(nn.Linear(latent, hidden), norm(), nn.ReLU(), nn.Linear(hidden, hidden), norm(), nn.ReLU(),
                                  nn.Linear(hidden, out), nn.Sigmoid())
 
     def forward(self, z):
         return self.net(z).reshape(-1, *self.out_shape)
 
 
-class MLPDiscriminator(nn.Module):
-    """x -> logit of "real". The paper uses maxout units with dropout; we use LeakyReLU with dropout."""
+class Maxout(nn.Module):
+    """A maxout layer (Goodfellow et al. 2013): ``units`` outputs, each the max over ``pieces`` linear maps."""
 
-    def __init__(self, inputs: int = 784, hidden: int = 240, dropout: float = 0.3):
+    def __init__(self, inputs: int, units: int, pieces: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(inputs, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout),
-                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.units, self.pieces = units, pieces
+        self.linear = nn.Linear(inputs, units * pieces)
+
+    def forward(self, x):
+        return self.linear(x).unflatten(-1, (self.units, self.pieces)).amax(-1)
+
+
+class MLPDiscriminator(nn.Module):
+    """x -> logit of "real": two maxout layers with dropout, as the paper's MNIST discriminator
+    (240 units of 5 pieces; dropout on the input and the hidden layers)."""
+
+    def __init__(self, inputs: int = 784, hidden: int = 240, pieces: int = 5, dropout: float = 0.5, input_dropout: float = 0.2):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Dropout(input_dropout), Maxout(inputs, hidden, pieces), nn.Dropout(dropout),
+                                 Maxout(hidden, hidden, pieces), nn.Dropout(dropout), nn.Linear(hidden, 1))
 
     def forward(self, x):
         return self.net(x).squeeze(-1)

@@ -48,12 +48,39 @@ def reconstruct(pyramid: list[torch.Tensor]) -> torch.Tensor:
     return x
 
 
-class ResidualGenerator(nn.Module):
-    """G_k(z, l): a noise plane stacked on the coarse image l, three convolutions, a residual (tanh-scaled)."""
+def training_pairs(images: torch.Tensor, levels: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+    """The data of the slides' training procedure: for each level k = 0..levels-2 the real residual h_k
+    and its condition l_k = u(I_{k+1}) (finest level first), and the coarsest images I_{levels-1}."""
+    pyramid = laplacian_pyramid(images, levels)
+    gaussian = [images]
+    for _ in range(levels - 1):
+        gaussian.append(downsample(gaussian[-1]))
+    return [(h, upsample(coarse)) for h, coarse in zip(pyramid[:-1], gaussian[1:])], pyramid[-1]
 
-    def __init__(self, width: int = 32, scale: float = 0.5):
+
+@torch.no_grad()
+def sample(coarse_generator: nn.Module, residual_generators: list[nn.Module], n: int):
+    """The slides' sampling procedure: I_K = G_K(z_K), then I_k = u(I_{k+1}) + G_k(z_k, u(I_{k+1})).
+
+    ``residual_generators`` run coarse to fine (G_{K-1}, ..., G_0). Returns the images [I_K, ..., I_0]
+    and the generated residuals [h_{K-1}, ..., h_0], so a figure can show every stage.
+    """
+    device = next(coarse_generator.parameters()).device
+    images = [coarse_generator(torch.randn(n, coarse_generator.latent, device=device))]
+    residuals = []
+    for generator in residual_generators:
+        condition = upsample(images[-1])
+        residuals.append(generator(torch.randn_like(condition), condition))
+        images.append(condition + residuals[-1])
+    return images, residuals
+
+
+class ResidualGenerator(nn.Module):
+    """G_k(z, l): a noise plane stacked on the coarse image l, three convolutions, a residual ``scale * tanh(.)``."""
+
+    def __init__(self, width: int = 32, scale: float = 1.0):
         super().__init__()
-        self.latent, self.scale = None, scale  # noise is a full plane, drawn by the caller with noise_like()
+        self.scale = scale  # MNIST residuals reach about +-0.8; the noise is a full plane the size of the image
         self.net = nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
                                  nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
                                  nn.Conv2d(width, 1, 3, padding=1), nn.Tanh())

@@ -97,6 +97,53 @@ def test_conditional_lapgan_level_trains():
     assert np.isfinite(history["loss"][0])
 
 
+def test_lapgan_training_pairs_and_sampling_follow_the_pyramid():
+    torch.manual_seed(0)
+    images = torch.rand(6, 1, 28, 28)
+    pairs, coarsest = lapgan.training_pairs(images, 3)
+    assert [h.shape[-1] for h, _ in pairs] == [28, 14] and coarsest.shape[-1] == 7
+    # a residual plus its condition is the Gaussian-pyramid image of that level: h_0 + l_0 = I_0
+    assert torch.allclose(pairs[0][0] + pairs[0][1], images, atol=1e-6)
+    assert torch.allclose(pairs[1][0] + pairs[1][1], lapgan.downsample(images), atol=1e-6)
+    coarse = gan.MLPGenerator(latent=8, hidden=16, out=49, out_shape=(1, 7, 7)).eval()
+    residuals = [lapgan.ResidualGenerator(width=4).eval() for _ in range(2)]
+    stages, generated = lapgan.sample(coarse, residuals, 5)
+    assert [s.shape[-1] for s in stages] == [7, 14, 28] and [h.shape[-1] for h in generated] == [14, 28]
+    for k in range(2):  # each stage is the upsampled previous stage plus that level's generated residual
+        assert torch.allclose(stages[k + 1], lapgan.upsample(stages[k]) + generated[k], atol=1e-6)
+
+
+def test_maxout_takes_the_max_over_pieces():
+    layer = gan.Maxout(3, units=2, pieces=4)
+    x = torch.randn(5, 3)
+    pieces = layer.linear(x).reshape(5, 2, 4)
+    assert torch.equal(layer(x), pieces.max(-1).values)
+
+
+def test_generator_batch_norm_is_optional():
+    with_bn, without = gan.MLPGenerator(latent=4, hidden=8), gan.MLPGenerator(latent=4, hidden=8, batch_norm=False)
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in with_bn.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in without.modules())
+
+
+def test_sample_quality_prefers_real_digits_to_noise():
+    g = torch.Generator().manual_seed(0)
+    # a fake "test set" of blobs and a fake feature net: pixel means over 4 quadrants
+    centres = torch.rand(10, 1, 28, 28, generator=g)
+    real = (centres[torch.randint(0, 10, (400,), generator=g)] + 0.05 * torch.randn(400, 1, 28, 28, generator=g)).clamp(0, 1)
+
+    class Quadrants(torch.nn.Module):
+        def features(self, x):
+            return torch.nn.functional.avg_pool2d(x, 14).flatten(1)
+
+    net = Quadrants()
+    good = evaluation.sample_quality(real[:200], real[200:], real[:100], net)
+    noise = evaluation.sample_quality(torch.rand(200, 1, 28, 28, generator=g), real[200:], real[:100], net)
+    collapsed = evaluation.sample_quality(real[:1].repeat(200, 1, 1, 1), real[200:], real[:100], net)
+    assert good["parzen"] > noise["parzen"] and good["frechet"] < noise["frechet"]
+    assert collapsed["diversity"] < 1e-6 < good["diversity"] and good["real_diversity"] == noise["real_diversity"]
+
+
 def test_the_1d_game_moves_the_generator_towards_the_data():
     torch.manual_seed(0)
     real = 2 + 0.5 * torch.randn(4000, 1)
@@ -114,3 +161,20 @@ def test_gan_config_validation():
         gan.GANConfig(beta1=1.0)
     with pytest.raises(ValueError, match="positive int"):
         gan.GANConfig(k=0)
+
+
+def test_paper_scale_models_build_and_run_a_forward_pass():
+    """The `paper` scale of notebooks 08 and 09 (1200-unit MLP generator, 240x5 maxout discriminator,
+    DCGAN width 64, LAPGAN levels of width 64) is meant for a GPU; here its models are built and run once."""
+    z = torch.randn(2, 100)
+    x = torch.rand(2, 1, 28, 28)
+    for generator, discriminator in [(gan.MLPGenerator(hidden=1200), gan.MLPDiscriminator(hidden=240)),
+                                     (gan.DCGANGenerator(width=64), gan.DCGANDiscriminator(width=64))]:
+        assert generator(z).shape == x.shape and discriminator(x).shape == (2,)
+    coarse = gan.MLPGenerator(hidden=1200, out=49, out_shape=(1, 7, 7))
+    levels = [lapgan.ResidualGenerator(width=64), lapgan.ResidualGenerator(width=64)]
+    stages, _ = lapgan.sample(coarse.eval(), [g.eval() for g in levels], 2)
+    assert stages[-1].shape == x.shape
+    assert gan.MLPDiscriminator(inputs=49, hidden=300)(stages[0]).shape == (2,)
+    for side, image in ((28, stages[2]), (14, stages[1])):
+        assert lapgan.ResidualDiscriminator(side=side, width=64)(image, image).shape == (2,)

@@ -137,6 +137,15 @@ def check_08_gan_mnist(m):
         assert run["frechet"] > m["reference_frechet"], f"{name}: a smoke-scale GAN cannot beat real digits"
 
 
+def check_09_lapgan(m):
+    assert m["reconstruction_error"] < 1e-5 and m["linear_error"] < 1e-5, "the pyramid must be exactly invertible"
+    assert set(m["losses"]) == {"level0", "level1", "level2"}
+    assert all(_finite(*h["loss_d"], *h["loss_g"]) for h in m["losses"].values())
+    for name, run in m["metrics"].items():
+        assert _finite(run["parzen"], run["frechet"], run["diversity"]), name
+        assert run["frechet"] > m["reference_frechet"], f"{name}: a smoke-scale GAN cannot beat real digits"
+
+
 METRIC_CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
