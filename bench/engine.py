@@ -48,14 +48,7 @@ def run(n: int = 20_000, batch_size: int = 100, repeats: int = 3) -> list[dict]:
 
     model = _model(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step(batch):
-        loss = F.cross_entropy(model(batch[0]), batch[1])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return {"loss": loss}
-
+    step = train.classification_step(model, opt)
     batches = data.Batches(x, y, batch_size=batch_size)
     train.fit(step, batches, 1, modules={"m": model}, optimizers={"o": opt}, progress=False, desc="warm-up")
     tic = time.perf_counter()

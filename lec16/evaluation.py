@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
@@ -75,15 +74,7 @@ def feature_net(device=None, path: Path | None = None, epochs: int = 2) -> tuple
         x_train, y_train = data.load_mnist("train", device=device)
         torch.manual_seed(0)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-
-        def step(batch):
-            loss = F.cross_entropy(net(batch[0]), batch[1])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return {"loss": loss}
-
-        train.fit(step, data.Batches(x_train, y_train, batch_size=128), epochs, modules={"net": net},
+        train.fit(train.classification_step(net, opt), data.Batches(x_train, y_train, batch_size=128), epochs, modules={"net": net},
                   optimizers={"adam": opt}, desc="feature classifier")
         train.save_checkpoint(path, {"model": net.state_dict()})
     net.eval()

@@ -26,18 +26,22 @@ def upsample(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
-def laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
-    """[h_0, ..., h_{levels-2}, I_{levels-1}] for images x (N, C, H, W) whose sides divide by 2^(levels-1)."""
+def gaussian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """[I_0, ..., I_{levels-1}] with I_{k+1} = d(I_k), for images x (N, C, H, W) whose sides divide by 2^(levels-1)."""
     check_positive("levels", levels, integer=True)
     side = 2 ** (levels - 1)
     if x.shape[-1] % side or x.shape[-2] % side:
         raise ValueError(f"image sides {tuple(x.shape[-2:])} must be divisible by 2^(levels-1) = {side}")
-    pyramid = []
+    pyramid = [x]
     for _ in range(levels - 1):
-        coarse = downsample(x)
-        pyramid.append(x - upsample(coarse))
-        x = coarse
-    return pyramid + [x]
+        pyramid.append(downsample(pyramid[-1]))
+    return pyramid
+
+
+def laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """[h_0, ..., h_{levels-2}, I_{levels-1}] with h_k = I_k - u(I_{k+1}) (see :func:`gaussian_pyramid`)."""
+    pairs, coarsest = training_pairs(x, levels)
+    return [residual for residual, _ in pairs] + [coarsest]
 
 
 def reconstruct(pyramid: list[torch.Tensor]) -> torch.Tensor:
@@ -51,11 +55,9 @@ def reconstruct(pyramid: list[torch.Tensor]) -> torch.Tensor:
 def training_pairs(images: torch.Tensor, levels: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
     """The data of the slides' training procedure: for each level k = 0..levels-2 the real residual h_k
     and its condition l_k = u(I_{k+1}) (finest level first), and the coarsest images I_{levels-1}."""
-    pyramid = laplacian_pyramid(images, levels)
-    gaussian = [images]
-    for _ in range(levels - 1):
-        gaussian.append(downsample(gaussian[-1]))
-    return [(h, upsample(coarse)) for h, coarse in zip(pyramid[:-1], gaussian[1:])], pyramid[-1]
+    gaussian = gaussian_pyramid(images, levels)
+    conditions = [upsample(coarse) for coarse in gaussian[1:]]
+    return [(fine - condition, condition) for fine, condition in zip(gaussian, conditions)], gaussian[-1]
 
 
 @torch.no_grad()

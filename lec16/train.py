@@ -224,3 +224,15 @@ def fit(step: Callable[[Any], Mapping[str, Any]], batches: Iterable, epochs: int
                 "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
             })
     return history
+
+
+def classification_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Callable[[Any], Mapping[str, Any]]:
+    """A ``step`` for :func:`fit` on (inputs, labels) batches: cross-entropy of ``model(inputs)``, one update."""
+    def step(batch):
+        loss = torch.nn.functional.cross_entropy(model(batch[0]), batch[1])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss}
+
+    return step
