@@ -52,9 +52,11 @@ $(MATHJAX):
 book: setup
 	$(BIN)/jupyter-book build . --all -nW --keep-going  # --all: a TOC change must reach every sidebar
 
-# One pytest run: unit tests, notebook conventions, papermill at smoke scale, the browser checks
+# Lint and format checks (ruff), then one pytest run: unit tests, notebook conventions, papermill at smoke scale, the browser checks
 # of the built book, and nbval (cells marked NBVAL_CHECK_OUTPUT must reproduce their outputs).
 test: book
+	$(BIN)/ruff check lec16 tests bench notebooks
+	$(BIN)/ruff format --check lec16 tests bench notebooks
 	ckpt=$$(mktemp -d) && LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$ckpt MPLBACKEND=agg \
 	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks; \
 	  status=$$?; rm -rf $$ckpt; exit $$status

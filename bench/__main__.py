@@ -1,4 +1,5 @@
 """`python -m bench [engine] [vae]`: run the named benchmarks (all by default) and print their tables."""
+
 import contextlib
 import io
 import sys
@@ -12,14 +13,28 @@ print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 if "engine" in names:
     with contextlib.redirect_stdout(io.StringIO()):  # the engine's per-epoch lines
         rows = engine.run()
-    print("\n| loop | seconds per epoch (20k MNIST, batch 100) | ratio to plain loop |\n|---|---|---|")
+    print(
+        "\n| loop | seconds per epoch (20k MNIST, batch 100) | ratio to plain loop |\n|---|---|---|"
+    )
     for r in rows:
-        print(f"| {r['loop']} | {r['seconds_per_epoch']:.3f} | {r['ratio_to_plain']:.3f} |")
+        print(
+            f"| {r['loop']} | {r['seconds_per_epoch']:.3f} | {r['ratio_to_plain']:.3f} |"
+        )
 if "vae" in names:
     r = vae.run()
-    print(f"\nVAE (784-500-20, batch 100, Adam) on MNIST, {r['epochs']} epochs, {r['device']}, {r['threads']} threads")
-    print("| loop | seconds per epoch | test bound after training (nats) |\n|---|---|---|")
-    print(f"| lec16 (train_vae, Batches, fit) | {r['lec16_seconds_per_epoch']:.2f} | {r['lec16_test_bound']:.2f} |")
-    print(f"| plain PyTorch loop | {r['plain_seconds_per_epoch']:.2f} | {r['plain_test_bound']:.2f} |")
-    print(f"ratio lec16 / plain: {r['ratio']:.3f}; lec16 reaches {r['achieved_gflops']:.1f} GFLOP/s, "
-          f"{100 * r['achieved_gflops'] / r['matmul_gflops']:.0f}% of a 2048^2 float32 matmul ({r['matmul_gflops']:.1f} GFLOP/s)")
+    print(
+        f"\nVAE (784-500-20, batch 100, Adam) on MNIST, {r['epochs']} epochs, {r['device']}, {r['threads']} threads"
+    )
+    print(
+        "| loop | seconds per epoch | test bound after training (nats) |\n|---|---|---|"
+    )
+    print(
+        f"| lec16 (train_vae, Batches, fit) | {r['lec16_seconds_per_epoch']:.2f} | {r['lec16_test_bound']:.2f} |"
+    )
+    print(
+        f"| plain PyTorch loop | {r['plain_seconds_per_epoch']:.2f} | {r['plain_test_bound']:.2f} |"
+    )
+    print(
+        f"ratio lec16 / plain: {r['ratio']:.3f}; lec16 reaches {r['achieved_gflops']:.1f} GFLOP/s, "
+        f"{100 * r['achieved_gflops'] / r['matmul_gflops']:.0f}% of a 2048^2 float32 matmul ({r['matmul_gflops']:.1f} GFLOP/s)"
+    )

@@ -1,31 +1,39 @@
 """Overhead of lec16's training engine and in-memory batches against a plain PyTorch loop.
 
 Both train the same MLP classifier on the same MNIST tensors with the same batch size and optimizer;
-the plain loop indexes a shuffled permutation itself, the other goes through `lec16.data.Batches`
-and `lec16.train.fit` (metrics, progress, no checkpoint). A third row uses torch's DataLoader over a
-TensorDataset, the usual idiom, for scale. Each is timed over `repeats` epochs after one warm-up epoch.
+the plain loop indexes a shuffled permutation itself (and stays a plain zero_grad/backward/step loop
+on purpose: it is the reference), the other goes through `lec16.data.Batches` and `lec16.train.fit`
+(metrics, progress, no checkpoint). A third row trains a fresh copy of the model with torch's
+DataLoader over a TensorDataset, the usual idiom, for scale. Each is timed over `repeats` epochs
+after one warm-up epoch, the device synchronised before every timer read.
 """
-from __future__ import annotations
 
-import time
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 import lec16
+from bench import clock
 from lec16 import data, train
 
 
 def _model(device):
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                               torch.nn.Linear(256, 10)).to(device)
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
+    ).to(device)
 
 
 def _plain_epoch(model, opt, x, y, batch_size, epoch):
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch)).to(x.device)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch)).to(
+        x.device
+    )
     for i in range(0, len(x), batch_size):
-        idx = order[i:i + batch_size]
+        idx = order[i : i + batch_size]
         loss = F.cross_entropy(model(x[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
@@ -41,28 +49,64 @@ def run(n: int = 20_000, batch_size: int = 100, repeats: int = 3) -> list[dict]:
     model = _model(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     _plain_epoch(model, opt, x, y, batch_size, 0)
-    tic = time.perf_counter()
+    tic = clock(device)
     for e in range(repeats):
         _plain_epoch(model, opt, x, y, batch_size, e + 1)
-    results.append({"loop": "plain PyTorch loop", "seconds_per_epoch": (time.perf_counter() - tic) / repeats})
+    results.append(
+        {
+            "loop": "plain PyTorch loop",
+            "seconds_per_epoch": (clock(device) - tic) / repeats,
+        }
+    )
 
     model = _model(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     step = train.classification_step(model, opt)
     batches = data.Batches(x, y, batch_size=batch_size)
-    train.fit(step, batches, 1, modules={"m": model}, optimizers={"o": opt}, progress=False, desc="warm-up")
-    tic = time.perf_counter()
-    train.fit(step, batches, repeats, modules={"m": model}, optimizers={"o": opt}, progress=False, desc="bench")
-    results.append({"loop": "lec16.train.fit + data.Batches", "seconds_per_epoch": (time.perf_counter() - tic) / repeats})
+    train.fit(
+        step,
+        batches,
+        1,
+        modules={"m": model},
+        optimizers={"o": opt},
+        progress=False,
+        desc="warm-up",
+    )
+    tic = clock(device)
+    train.fit(
+        step,
+        batches,
+        repeats,
+        modules={"m": model},
+        optimizers={"o": opt},
+        progress=False,
+        desc="bench",
+    )
+    results.append(
+        {
+            "loop": "lec16.train.fit + data.Batches",
+            "seconds_per_epoch": (clock(device) - tic) / repeats,
+        }
+    )
 
     model = _model(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=True)
-    tic = time.perf_counter()
+    step = train.classification_step(
+        model, opt
+    )  # this model's step, not the previous row's
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=True
+    )
+    tic = clock(device)
     for _ in range(repeats):
         for batch in loader:
             step(batch)
-    results.append({"loop": "DataLoader(TensorDataset) loop", "seconds_per_epoch": (time.perf_counter() - tic) / repeats})
+    results.append(
+        {
+            "loop": "DataLoader(TensorDataset) loop",
+            "seconds_per_epoch": (clock(device) - tic) / repeats,
+        }
+    )
 
     base = results[0]["seconds_per_epoch"]
     for r in results:

@@ -4,6 +4,7 @@ The notebooks under ``notebooks/`` tell the story; this package holds what they 
 device and seed helpers (here), data loading (:mod:`lec16.data`), the run scales
 (:mod:`lec16.scales`), the training engine (:mod:`lec16.train`) and one module per model.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,16 +13,26 @@ import random
 import numpy as np
 import torch
 
-from lec16.scales import SCALES, default_scale, choose, record_metrics
+from lec16.scales import SCALES, choose, default_scale, record_metrics
 
-__all__ = ["device", "seed_everything", "SCALES", "default_scale", "choose", "record_metrics"]
+__all__ = [
+    "SCALES",
+    "choose",
+    "default_scale",
+    "device",
+    "record_metrics",
+    "seed_everything",
+]
 __version__ = "0.1.0"
 
 _DEVICE_KINDS = ("cuda", "mps", "cpu")
 
 
 def _mps_available() -> bool:
-    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return (
+        getattr(torch.backends, "mps", None) is not None
+        and torch.backends.mps.is_available()
+    )
 
 
 def device() -> torch.device:
@@ -43,12 +54,18 @@ def device() -> torch.device:
     except RuntimeError:
         dev = None
     if dev is None or dev.type not in _DEVICE_KINDS:
-        raise ValueError(f"LEC16_DEVICE={wanted!r} is not a device; use one of {', '.join(_DEVICE_KINDS)} "
-                         "(optionally with an index, e.g. cuda:0), or unset it to choose automatically")
+        raise ValueError(
+            f"LEC16_DEVICE={wanted!r} is not a device; use one of {', '.join(_DEVICE_KINDS)} "
+            "(optionally with an index, e.g. cuda:0), or unset it to choose automatically"
+        )
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"LEC16_DEVICE={wanted!r} but torch sees no CUDA device; unset LEC16_DEVICE or set it to cpu")
+        raise ValueError(
+            f"LEC16_DEVICE={wanted!r} but torch sees no CUDA device; unset LEC16_DEVICE or set it to cpu"
+        )
     if dev.type == "mps" and not _mps_available():
-        raise ValueError(f"LEC16_DEVICE={wanted!r} but MPS is not available; unset LEC16_DEVICE or set it to cpu")
+        raise ValueError(
+            f"LEC16_DEVICE={wanted!r} but MPS is not available; unset LEC16_DEVICE or set it to cpu"
+        )
     return dev
 
 

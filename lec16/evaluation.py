@@ -9,6 +9,7 @@
   a small MNIST classifier trained and cached here. It follows the recipe of the FID but it is
   NOT the Inception FID: its numbers are comparable only with each other.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,29 +17,49 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
 from lec16 import data, train
+from lec16.scales import check_positive
 
 
 @torch.no_grad()
-def parzen_log_likelihood(samples: torch.Tensor, x: torch.Tensor, sigma: float, batch_size: int = 100) -> torch.Tensor:
+def parzen_log_likelihood(
+    samples: torch.Tensor, x: torch.Tensor, sigma: float, batch_size: int = 100
+) -> torch.Tensor:
     """log p(x) under the kernel density (1/M) sum_i N(x; s_i, sigma^2 I), per row of ``x``."""
+    check_positive("sigma", sigma)
     s, x = samples.flatten(1), x.flatten(1)
+    if s.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"samples have {s.shape[1]} values each and x has {x.shape[1]}: they must be the same images"
+        )
     d = s.shape[1]
     s_sq = (s * s).sum(1)
     out = []
     for xb in x.split(batch_size):
-        sq = (xb * xb).sum(1, keepdim=True) - 2 * xb @ s.T + s_sq  # squared distances, (b, M)
-        out.append(torch.logsumexp(-sq.clamp_min(0) / (2 * sigma ** 2), 1))
-    return torch.cat(out) - math.log(len(s)) - 0.5 * d * math.log(2 * math.pi * sigma ** 2)
+        sq = (
+            (xb * xb).sum(1, keepdim=True) - 2 * xb @ s.T + s_sq
+        )  # squared distances, (b, M)
+        out.append(torch.logsumexp(-sq.clamp_min(0) / (2 * sigma**2), 1))
+    return (
+        torch.cat(out) - math.log(len(s)) - 0.5 * d * math.log(2 * math.pi * sigma**2)
+    )
 
 
-def select_parzen_sigma(samples: torch.Tensor, x_val: torch.Tensor, sigmas=None) -> tuple[float, dict]:
+def select_parzen_sigma(
+    samples: torch.Tensor, x_val: torch.Tensor, sigmas=None
+) -> tuple[float, dict]:
     """The width with the best mean validation log-likelihood, and the score of every candidate."""
     sigmas = sigmas if sigmas is not None else np.logspace(-1, 0, 10)
-    scores = {float(sig): parzen_log_likelihood(samples, x_val, float(sig)).mean().item() for sig in sigmas}
+    for sig in sigmas:
+        check_positive("every Parzen width sigma", float(sig))
+    scores = {
+        float(sig): parzen_log_likelihood(samples, x_val, float(sig)).mean().item()
+        for sig in sigmas
+    }
     return max(scores, key=scores.get), scores
 
 
@@ -47,8 +68,17 @@ class MnistFeatureNet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(),
-                                  nn.MaxPool2d(2), nn.Flatten(), nn.Linear(512, 128), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(512, 128),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(128, 10)
 
     def features(self, x):
@@ -58,61 +88,138 @@ class MnistFeatureNet(nn.Module):
         return self.head(self.body(x))
 
 
-def feature_net(device=None, path: Path | None = None, epochs: int = 2) -> tuple[MnistFeatureNet, float]:
+def feature_net(
+    device=None, path: Path | None = None, epochs: int = 2
+) -> tuple[MnistFeatureNet, float]:
     """The feature classifier and its test accuracy: loaded from ``path`` (default
     ``<data root>/classifiers/mnist_cnn.pt``) or trained on MNIST (seed 0) and cached there."""
     path = Path(path or data.data_root() / "classifiers" / "mnist_cnn.pt")
+    device = torch.device(device) if device is not None else torch.device("cpu")
     net = MnistFeatureNet().to(device)
     x_test, y_test = data.load_mnist("test", device=device)
     if path.exists():
-        state = train.load_checkpoint(path, map_location=device)
+        state = train.load_checkpoint(path, map_location=device, required=("model",))
         try:
             net.load_state_dict(state["model"])
         except (RuntimeError, KeyError) as err:
-            raise train.CheckpointError(f"{path} is not a MnistFeatureNet checkpoint ({err}); delete it to retrain") from None
+            raise train.CheckpointError(
+                f"{path} is not a MnistFeatureNet checkpoint ({err}); delete it to retrain"
+            ) from None
     else:
         x_train, y_train = data.load_mnist("train", device=device)
         torch.manual_seed(0)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        train.fit(train.classification_step(net, opt), data.Batches(x_train, y_train, batch_size=128), epochs, modules={"net": net},
-                  optimizers={"adam": opt}, desc="feature classifier")
+        train.fit(
+            train.classification_step(net, opt),
+            data.Batches(x_train, y_train, batch_size=128),
+            epochs,
+            modules={"net": net},
+            optimizers={"adam": opt},
+            desc="feature classifier",
+        )
         train.save_checkpoint(path, {"model": net.state_dict()})
     net.eval()
     with torch.no_grad():
-        accuracy = torch.cat([net(x).argmax(1) for x in x_test.split(1000)]).eq(y_test).float().mean().item()
+        accuracy = (
+            torch.cat([net(x).argmax(1) for x in x_test.split(1000)])
+            .eq(y_test)
+            .float()
+            .mean()
+            .item()
+        )
     return net, accuracy
 
 
+def as_mnist_images(images: torch.Tensor) -> torch.Tensor:
+    """Images of any size as the classifier's input: grey (the mean over colour channels), resized
+    to 28x28 (area-averaged down, bilinear up). Flattened 784-vectors are read as 28x28."""
+    if images.ndim == 2 and images.shape[1] == 784:
+        images = images.reshape(-1, 1, 28, 28)
+    if images.ndim != 4:
+        raise ValueError(
+            f"images must be (N, C, H, W) or flattened 28x28 (N, 784), got shape {tuple(images.shape)}"
+        )
+    images = images.mean(1, keepdim=True)
+    if images.shape[-2:] != (28, 28):
+        mode = "area" if min(images.shape[-2:]) > 28 else "bilinear"
+        images = F.interpolate(images, size=(28, 28), mode=mode)
+    return images
+
+
 @torch.no_grad()
-def features(net: MnistFeatureNet, images: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
-    return torch.cat([net.features(x.reshape(-1, 1, 28, 28)) for x in images.split(batch_size)]).double().cpu().numpy()
+def features(
+    net: MnistFeatureNet, images: torch.Tensor, batch_size: int = 1000
+) -> np.ndarray:
+    """The classifier's 128 penultimate features for images of any size (:func:`as_mnist_images`)."""
+    x = as_mnist_images(images)
+    return (
+        torch.cat([net.features(b) for b in x.split(batch_size)]).cpu().double().numpy()
+    )
 
 
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """||mu_a - mu_b||^2 + tr(C_a + C_b - 2 (C_a C_b)^{1/2}) between Gaussian fits of two feature sets."""
+    feats_a, feats_b = np.asarray(feats_a), np.asarray(feats_b)
+    if feats_a.ndim != 2 or feats_b.ndim != 2 or feats_a.shape[1] != feats_b.shape[1]:
+        raise ValueError(
+            f"Frechet distance needs two (n, d) feature arrays of the same d, got {feats_a.shape} "
+            f"and {feats_b.shape}"
+        )
+    if min(len(feats_a), len(feats_b)) < 2:
+        raise ValueError(
+            f"Frechet distance needs at least 2 samples per set to estimate a covariance, got "
+            f"{len(feats_a)} and {len(feats_b)}; use thousands for a stable estimate"
+        )
     mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
     cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
     # dead ReLU features make the covariances singular; a tiny ridge keeps sqrtm well defined
     ridge = 1e-6 * np.eye(len(mu_a))
     cov_a, cov_b = cov_a + ridge, cov_b + ridge
-    root = linalg.sqrtm(cov_a @ cov_b).real  # drop the tiny imaginary parts sqrtm leaves from rounding
+    root = linalg.sqrtm(
+        cov_a @ cov_b
+    ).real  # drop the tiny imaginary parts sqrtm leaves from rounding
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
 @torch.no_grad()
-def sample_quality(samples: torch.Tensor, test_images: torch.Tensor, validation_images: torch.Tensor,
-                   net: MnistFeatureNet) -> dict[str, float]:
-    """Every metric the GAN chapters report for a set of generated ``samples`` (N, 1, 28, 28):
+def sample_quality(
+    samples: torch.Tensor,
+    test_images: torch.Tensor,
+    validation_images: torch.Tensor,
+    net: MnistFeatureNet,
+) -> dict[str, float]:
+    """Every metric the GAN chapters report for a set of generated ``samples`` (N, C, H, W, any size
+    for the Frechet distance; the Parzen window compares them with images of the same size):
 
     * ``parzen`` (± ``parzen_se``, the standard error over test images): the mean Parzen log-likelihood of
       ``test_images``, the width ``sigma`` chosen on the first 1000 ``validation_images``;
     * ``frechet``: the Frechet distance between classifier features of the samples and of ``test_images``;
     * ``diversity``: the mean pairwise pixel distance among the first 1000 samples (a generator that
-      collapsed onto a few images scores near 0), and ``real_diversity``, the same for the test images.
+      collapsed onto a few images scores near 0), and ``real_diversity``, the same for the test images;
+    * ``mean_intensity`` and ``real_mean_intensity``: the mean pixel of the samples and of the test
+      images, the first thing a generator learns (an untrained one outputs grey), so the check that
+      even a few training steps must pass.
     """
     sigma, _ = select_parzen_sigma(samples, validation_images[:1000])
     ll = parzen_log_likelihood(samples, test_images, sigma)
-    return {"parzen": ll.mean().item(), "parzen_se": (ll.std() / len(ll) ** 0.5).item(), "sigma": sigma,
-            "frechet": frechet_distance(features(net, samples), features(net, test_images)),
-            "diversity": torch.pdist(samples[:1000].flatten(1)).mean().item(),
-            "real_diversity": torch.pdist(test_images[:1000].flatten(1)).mean().item()}
+    return {
+        "parzen": ll.mean().item(),
+        "parzen_se": (ll.std() / len(ll) ** 0.5).item(),
+        "sigma": sigma,
+        "frechet": frechet_distance(features(net, samples), features(net, test_images)),
+        "diversity": torch.pdist(samples[:1000].flatten(1)).mean().item(),
+        "real_diversity": torch.pdist(test_images[:1000].flatten(1)).mean().item(),
+        "mean_intensity": samples.mean().item(),
+        "real_mean_intensity": test_images.mean().item(),
+    }
+
+
+def real_frechet_reference(
+    net: MnistFeatureNet,
+    train_images: torch.Tensor,
+    test_images: torch.Tensor,
+    n: int = 10_000,
+) -> float:
+    """The Frechet distance between ``n`` real training images and the test images: what a perfect
+    generator would approach (the reference row of the GAN tables)."""
+    return frechet_distance(features(net, train_images[:n]), features(net, test_images))

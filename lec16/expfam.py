@@ -9,11 +9,12 @@ Three families, each with the closed forms the notebook checks numerically: ``BE
 ``CATEGORICAL`` (over-complete one-hot statistics) and ``GAUSSIAN`` (phi(x) = (x, x^2)).
 Parameters are tensors whose last dimension indexes the statistics (a scalar for Bernoulli).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,7 @@ class ExponentialFamily:
     * ``conjugate(mu)``: A*(mu);
     * ``distribution(theta)``: the same law as a ``torch.distributions`` object (entropy, sampling).
     """
+
     name: str
     stats: Callable[[torch.Tensor], torch.Tensor]
     log_partition: Callable[[torch.Tensor], torch.Tensor]
@@ -48,8 +50,12 @@ class ExponentialFamily:
 
 def _gaussian_log_partition(theta: torch.Tensor) -> torch.Tensor:
     t1, t2 = theta[..., 0], theta[..., 1]
-    inside = -t1 ** 2 / (4 * t2) - 0.5 * torch.log(-2 * t2) + 0.5 * math.log(2 * math.pi)
-    return torch.where(t2 < 0, inside, torch.full_like(t1, math.inf))  # Omega = {theta_2 < 0}
+    inside = (
+        -(t1**2) / (4 * t2) - 0.5 * torch.log(-2 * t2) + 0.5 * math.log(2 * math.pi)
+    )
+    return torch.where(
+        t2 < 0, inside, torch.full_like(t1, math.inf)
+    )  # Omega = {theta_2 < 0}
 
 
 def _gaussian_moments(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,7 +65,7 @@ def _gaussian_moments(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _gaussian_mean(theta: torch.Tensor) -> torch.Tensor:
     m, variance = _gaussian_moments(theta)
-    return torch.stack([m, m ** 2 + variance], -1)
+    return torch.stack([m, m**2 + variance], -1)
 
 
 def _gaussian_natural(mu: torch.Tensor) -> torch.Tensor:
@@ -68,7 +74,9 @@ def _gaussian_natural(mu: torch.Tensor) -> torch.Tensor:
 
 
 def _gaussian_conjugate(mu: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (1 + math.log(2 * math.pi)) - 0.5 * torch.log(mu[..., 1] - mu[..., 0] ** 2)
+    return -0.5 * (1 + math.log(2 * math.pi)) - 0.5 * torch.log(
+        mu[..., 1] - mu[..., 0] ** 2
+    )
 
 
 def _gaussian_distribution(theta: torch.Tensor) -> D.Normal:
@@ -77,7 +85,9 @@ def _gaussian_distribution(theta: torch.Tensor) -> D.Normal:
 
 
 def _xlogx(p: torch.Tensor) -> torch.Tensor:
-    return torch.where(p > 0, p * p.clamp_min(torch.finfo(p.dtype).tiny).log(), torch.zeros_like(p))
+    return torch.where(
+        p > 0, p * p.clamp_min(torch.finfo(p.dtype).tiny).log(), torch.zeros_like(p)
+    )
 
 
 BERNOULLI = ExponentialFamily(
@@ -92,7 +102,9 @@ BERNOULLI = ExponentialFamily(
 
 CATEGORICAL = ExponentialFamily(
     name="Categorical",
-    stats=lambda x: x,  # x is one-hot: phi(x) = x (over-complete: theta is defined up to a constant)
+    stats=lambda x: (
+        x
+    ),  # x is one-hot: phi(x) = x (over-complete: theta is defined up to a constant)
     log_partition=lambda theta: torch.logsumexp(theta, -1),
     mean=lambda theta: torch.softmax(theta, -1),
     natural=torch.log,
@@ -102,7 +114,7 @@ CATEGORICAL = ExponentialFamily(
 
 GAUSSIAN = ExponentialFamily(
     name="Gaussian",
-    stats=lambda x: torch.stack([x, x ** 2], -1),
+    stats=lambda x: torch.stack([x, x**2], -1),
     log_partition=_gaussian_log_partition,
     mean=_gaussian_mean,
     natural=_gaussian_natural,

@@ -6,9 +6,10 @@ discriminator is D*(x) = p_data(x) / (p_data(x) + p_g(x)), and V(D*, G) = -log 4
 minimal (= -log 4) exactly when p_g = p_data. Training alternates k discriminator steps with one
 generator step; the generator uses the non-saturating loss -log D(G(z)) that the paper recommends.
 """
+
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -23,23 +24,33 @@ from lec16.scales import check_positive
 def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
     """D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, Proposition 1); 1/2 where both vanish."""
     total = p_data + p_g
-    return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), torch.full_like(total, 0.5))
+    return torch.where(
+        total > 0,
+        p_data / total.clamp_min(torch.finfo(total.dtype).tiny),
+        torch.full_like(total, 0.5),
+    )
 
 
-def value(d: torch.Tensor, p_data: torch.Tensor, p_g: torch.Tensor, dx: float) -> torch.Tensor:
-    """V(D, G) = int p_data log D + p_g log(1 - D) dx, by the rectangle rule on a grid with spacing dx."""
-    term = lambda p, v: torch.where(p > 0, p * torch.log(v.clamp_min(1e-300)), torch.zeros_like(p))
-    return (term(p_data, d) + term(p_g, 1 - d)).sum() * dx
+def value(
+    d: torch.Tensor, p_data: torch.Tensor, p_g: torch.Tensor, dx: float
+) -> torch.Tensor:
+    """V(D, G) = int p_data log D + p_g log(1 - D) dx, by the rectangle rule on a grid with spacing dx.
+
+    ``xlogy`` takes 0 log 0 = 0 in any dtype (float32 included); a D that is 0 where p_data > 0
+    gives -inf, the true value."""
+    return (torch.special.xlogy(p_data, d) + torch.special.xlogy(p_g, 1 - d)).sum() * dx
 
 
 def jensen_shannon(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
-    """JSD(p || q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2, on a grid (nats)."""
+    """JSD(p || q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2, on a grid (nats), in the
+    dtype of the densities (m >= a / 2 > 0 wherever a > 0, so no term divides by zero)."""
     m = (p + q) / 2
-    kl = lambda a: torch.where(a > 0, a * (a.clamp_min(1e-300) / m.clamp_min(1e-300)).log(), torch.zeros_like(a)).sum() * dx
+    kl = lambda a: (torch.special.xlogy(a, a) - torch.special.xlogy(a, m)).sum() * dx
     return 0.5 * kl(p) + 0.5 * kl(q)
 
 
 # --- Networks ---------------------------------------------------------------------------------
+
 
 class ToyGenerator(nn.Module):
     """A 1-D generator for the toy problems: z ~ N(0, 1) -> x, two ReLU layers."""
@@ -47,7 +58,13 @@ class ToyGenerator(nn.Module):
     def __init__(self, hidden: int = 32):
         super().__init__()
         self.latent = 1
-        self.net = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(1, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, z):
         return self.net(z)
@@ -58,8 +75,13 @@ class ToyDiscriminator(nn.Module):
 
     def __init__(self, hidden: int = 64):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(1, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(1, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, x):
         return self.net(x).squeeze(-1)
@@ -72,12 +94,27 @@ class MLPGenerator(nn.Module):
     plain generator collapses onto a few digits in our runs (notebook 08 shows both).
     """
 
-    def __init__(self, latent: int = 100, hidden: int = 1200, out: int = 784, out_shape=(1, 28, 28), batch_norm: bool = True):
+    def __init__(
+        self,
+        latent: int = 100,
+        hidden: int = 1200,
+        out: int = 784,
+        out_shape=(1, 28, 28),
+        batch_norm: bool = True,
+    ):
         super().__init__()
         self.latent, self.out_shape = latent, out_shape
         norm = (lambda: nn.BatchNorm1d(hidden)) if batch_norm else nn.Identity
-        self.net = nn.Sequential(nn.Linear(latent, hidden), norm(), nn.ReLU(), nn.Linear(hidden, hidden), norm(), nn.ReLU(),
-                                 nn.Linear(hidden, out), nn.Sigmoid())
+        self.net = nn.Sequential(
+            nn.Linear(latent, hidden),
+            norm(),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            norm(),
+            nn.ReLU(),
+            nn.Linear(hidden, out),
+            nn.Sigmoid(),
+        )
 
     def forward(self, z):
         return self.net(z).reshape(-1, *self.out_shape)
@@ -99,10 +136,24 @@ class MLPDiscriminator(nn.Module):
     """x -> logit of "real": two maxout layers with dropout, as the paper's MNIST discriminator
     (240 units of 5 pieces; dropout on the input and the hidden layers)."""
 
-    def __init__(self, inputs: int = 784, hidden: int = 240, pieces: int = 5, dropout: float = 0.5, input_dropout: float = 0.2):
+    def __init__(
+        self,
+        inputs: int = 784,
+        hidden: int = 240,
+        pieces: int = 5,
+        dropout: float = 0.5,
+        input_dropout: float = 0.2,
+    ):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Dropout(input_dropout), Maxout(inputs, hidden, pieces), nn.Dropout(dropout),
-                                 Maxout(hidden, hidden, pieces), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(input_dropout),
+            Maxout(inputs, hidden, pieces),
+            nn.Dropout(dropout),
+            Maxout(hidden, hidden, pieces),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, x):
         return self.net(x).squeeze(-1)
@@ -115,10 +166,18 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent: int = 100, width: int = 32, channels: int = 1):
         super().__init__()
         self.latent = latent
-        self.project = nn.Sequential(nn.Linear(latent, 4 * width * 49, bias=False), nn.BatchNorm1d(4 * width * 49), nn.ReLU())
+        self.project = nn.Sequential(
+            nn.Linear(latent, 4 * width * 49, bias=False),
+            nn.BatchNorm1d(4 * width * 49),
+            nn.ReLU(),
+        )
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),  # 14x14
-            nn.ConvTranspose2d(2 * width, channels, 4, 2, 1), nn.Sigmoid())  # 28x28
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),  # 14x14
+            nn.ConvTranspose2d(2 * width, channels, 4, 2, 1),
+            nn.Sigmoid(),
+        )  # 28x28
         self.width = width
 
     def forward(self, z):
@@ -131,20 +190,84 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, width: int = 32, channels: int = 1):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(channels, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),  # 14x14
-            nn.Conv2d(2 * width, 4 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * width), nn.LeakyReLU(0.2),  # 7x7
-            nn.Flatten(), nn.Linear(4 * width * 49, 1))
+            nn.Conv2d(channels, 2 * width, 4, 2, 1),
+            nn.LeakyReLU(0.2),  # 14x14
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(4 * width),
+            nn.LeakyReLU(0.2),  # 7x7
+            nn.Flatten(),
+            nn.Linear(4 * width * 49, 1),
+        )
 
     def forward(self, x):
+        if x.ndim != 4 or x.shape[-2:] != (28, 28):
+            raise ValueError(
+                f"DCGANDiscriminator is built for (N, C, 28, 28) images, got shape {tuple(x.shape)}; "
+                "resize them (torch.nn.functional.interpolate) or change the architecture"
+            )
         return self.net(x).squeeze(-1)
 
 
+def latent_size(generator: nn.Module) -> int:
+    """The size of a generator's noise vector, from its ``latent`` attribute, with a clear error."""
+    latent = getattr(generator, "latent", None)
+    if not isinstance(latent, int) or latent <= 0:
+        raise ValueError(
+            f"{type(generator).__name__} has no positive int attribute `latent` (the size of its "
+            "noise vector z); set generator.latent = <size of z> before sampling or training it"
+        )
+    return latent
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, n: int, batch_size: int = 1000) -> torch.Tensor:
+    """n samples G(z), z ~ N(0, I_latent) on the generator's device, ``batch_size`` at a time."""
+    check_positive("n", n, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    latent = latent_size(generator)
+    device = next(generator.parameters()).device
+    return torch.cat(
+        [
+            generator(torch.randn(min(batch_size, n - i), latent, device=device))
+            for i in range(0, n, batch_size)
+        ]
+    )
+
+
+@torch.no_grad()
+def calibrate_batch_norm(
+    module: nn.Module, forward=None, n: int = 2000, batch_size: int = 500
+) -> nn.Module:
+    """Reset the batch-norm running statistics of ``module`` and re-estimate them (a cumulative
+    average) in train mode from ``forward()`` (default: ``n`` samples of the generator
+    ``module``); return it in eval mode. An untrained generator calibrated this way is the fair
+    reference for a trained one, whose statistics were estimated during training: without it,
+    statistics alone would pass for learning."""
+    norms = [
+        m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the calibration batches
+    module.train()
+    if forward is None:
+        generate(module, n, batch_size)
+    else:
+        forward()
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    return module.eval()
+
+
 # --- Training ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class GANConfig:
     """Alternate ``k`` discriminator steps with one generator step; Adam(lr, (beta1, 0.999)) for both
     (Radford et al.: lr 2e-4, beta1 0.5)."""
+
     epochs: int = 5
     batch_size: int = 64
     k: int = 1
@@ -160,37 +283,63 @@ class GANConfig:
             raise ValueError(f"beta1 must be in [0, 1), got {self.beta1!r}")
 
 
-def discriminator_loss(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(
+    d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor
+) -> torch.Tensor:
     """-[log D(x) + log(1 - D(G(z)))], the negated inner objective of the slide's min-max, per batch mean."""
-    return (F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits))
-            + F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits)))
+    return F.binary_cross_entropy_with_logits(
+        d_real_logits, torch.ones_like(d_real_logits)
+    ) + F.binary_cross_entropy_with_logits(
+        d_fake_logits, torch.zeros_like(d_fake_logits)
+    )
 
 
 def generator_loss(d_fake_logits: torch.Tensor) -> torch.Tensor:
     """The non-saturating generator loss -log D(G(z)) (Goodfellow et al. 2014, section 3)."""
-    return F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
+    return F.binary_cross_entropy_with_logits(
+        d_fake_logits, torch.ones_like(d_fake_logits)
+    )
 
 
-def train_gan(generator: nn.Module, discriminator: nn.Module, x_train: torch.Tensor, config: GANConfig,
-              conditions: torch.Tensor | None = None, sample_every_epoch: torch.Tensor | None = None,
-              checkpoint=None, desc: str = "gan", evaluate=None) -> tuple[train.History, list[torch.Tensor]]:
+def train_gan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    x_train: torch.Tensor,
+    config: GANConfig,
+    conditions: torch.Tensor | None = None,
+    sample_every_epoch: torch.Tensor | None = None,
+    checkpoint=None,
+    desc: str = "gan",
+    evaluate=None,
+) -> train.History:
     """Train on ``x_train`` (N, C, H, W). Each step sees k mini-batches of real data: one discriminator
     update per mini-batch, then one generator update.
 
     Unconditional (``conditions`` None): G(z) with z ~ N(0, I_latent), D(x). Conditional (LAPGAN's
     levels): ``conditions`` holds one coarse image per example, G(noise plane, c) and D(x, c).
-    Returns the history and, if ``sample_every_epoch`` (fixed latents) is given, the generator's
-    images for them after each epoch trained in this call.
+    Returns the history; if ``sample_every_epoch`` (fixed latents) is given, ``history.samples``
+    holds the generator's images for them after each epoch trained in this call.
     """
     device = x_train.device
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
+    if conditions is None:
+        latent = latent_size(generator)
+    opt_d = torch.optim.Adam(
+        discriminator.parameters(), lr=config.lr, betas=(config.beta1, 0.999)
+    )
+    opt_g = torch.optim.Adam(
+        generator.parameters(), lr=config.lr, betas=(config.beta1, 0.999)
+    )
     tensors = (x_train,) if conditions is None else (x_train, conditions)
-    batches = data.Batches(*tensors, batch_size=config.batch_size * config.k, seed=config.seed, drop_last=True)
+    batches = data.Batches(
+        *tensors,
+        batch_size=config.batch_size * config.k,
+        seed=config.seed,
+        drop_last=True,
+    )
 
     def generate(c, n):
         if c is None:
-            return generator(torch.randn(n, generator.latent, device=device))
+            return generator(torch.randn(n, latent, device=device))
         return generator(torch.randn_like(c), c)
 
     def judge(x, c):
@@ -198,16 +347,18 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, x_train: torch.Ten
 
     def step(batch):
         reals = batch[0].split(config.batch_size)
-        conds = batch[1].split(config.batch_size) if conditions is not None else [None] * len(reals)
+        conds = (
+            batch[1].split(config.batch_size)
+            if conditions is not None
+            else [None] * len(reals)
+        )
         for real, c in zip(reals, conds):
-            loss_d = discriminator_loss(judge(real, c), judge(generate(c, len(real)).detach(), c))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            loss_d = discriminator_loss(
+                judge(real, c), judge(generate(c, len(real)).detach(), c)
+            )
+            train.optimizer_step(opt_d, loss_d)
         loss_g = generator_loss(judge(generate(conds[0], len(reals[0])), conds[0]))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        train.optimizer_step(opt_g, loss_g)
         return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g}
 
     snapshots: list[torch.Tensor] = []
@@ -218,7 +369,16 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, x_train: torch.Ten
             snapshots.append(generator(sample_every_epoch).cpu())
         return metrics
 
-    history = train.fit(step, batches, config.epochs, modules={"generator": generator, "discriminator": discriminator},
-                        optimizers={"g": opt_g, "d": opt_d}, evaluate=on_epoch_end, checkpoint=checkpoint, desc=desc,
-                        config={"gan": asdict(config), "g": repr(generator), "d": repr(discriminator), "n": len(x_train)})
-    return history, snapshots
+    history = train.fit(
+        step,
+        batches,
+        config.epochs,
+        modules={"generator": generator, "discriminator": discriminator},
+        optimizers={"g": opt_g, "d": opt_d},
+        evaluate=on_epoch_end,
+        checkpoint=checkpoint,
+        desc=desc,
+        config={"gan": config, "g": generator, "d": discriminator, "n": len(x_train)},
+    )
+    history.samples = snapshots
+    return history

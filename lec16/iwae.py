@@ -8,6 +8,7 @@ and L_k -> log p(x) as k -> infinity when the weights are bounded. The model is 
 :mod:`lec16.vae` (Burda et al.'s one-stochastic-layer architecture is ``VAEConfig(hidden=200,
 depth=2, latent=50)``); only the objective changes.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,24 +46,35 @@ def objective(model: VAE, x: torch.Tensor, k: int, kind: str = "iwae") -> torch.
 
 
 @torch.no_grad()
-def log_likelihood(model: VAE, x: torch.Tensor, k: int = 5000, chunk: int = 500, batch_size: int = 100) -> torch.Tensor:
+def log_likelihood(
+    model: VAE, x: torch.Tensor, k: int = 5000, chunk: int = 500, batch_size: int = 100
+) -> torch.Tensor:
     """The importance-sampling estimate L_k of log p(x) per example (Burda et al. use k = 5000),
     computed ``chunk`` samples at a time so memory stays at (chunk, batch_size, x_dim)."""
+    check_positive("k", k, integer=True)
     check_positive("chunk", chunk, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
     out = []
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
+        xb = x[i : i + batch_size]
         parts = [log_weights(model, xb, min(chunk, k - j)) for j in range(0, k, chunk)]
         out.append(iwae_bound(torch.cat(parts, 0)))
     return torch.cat(out)
 
 
 @torch.no_grad()
-def active_units(model: VAE, x: torch.Tensor, threshold: float = 1e-2, batch_size: int = 1000) -> tuple[int, torch.Tensor]:
+def active_units(
+    model: VAE, x: torch.Tensor, threshold: float = 1e-2, batch_size: int = 1000
+) -> tuple[int, torch.Tensor]:
     """Burda et al.'s activity statistic A_u = Cov_x(E_{q(u|x)}[u]) per latent unit; a unit is active
     when A_u > ``threshold``. Returns the count and the per-unit statistics."""
     with torch.no_grad():
-        means = torch.cat([model.encode(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+        means = torch.cat(
+            [
+                model.encode(x[i : i + batch_size])[0]
+                for i in range(0, len(x), batch_size)
+            ]
+        )
     activity = means.var(0)
     return int((activity > threshold).sum()), activity
 
@@ -75,26 +87,45 @@ class LinearGaussian:
 
     def __init__(self, W: torch.Tensor, b: torch.Tensor, sigma: float):
         self.W, self.b, self.sigma = W, b, sigma
-        self.prior = D.MultivariateNormal(torch.zeros(W.shape[1], dtype=W.dtype), torch.eye(W.shape[1], dtype=W.dtype))
+        d = W.shape[1]
+        self.prior = D.MultivariateNormal(
+            W.new_zeros(d), torch.eye(d, dtype=W.dtype, device=W.device)
+        )
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return D.Independent(D.Normal(z @ self.W.T + self.b, self.sigma), 1).log_prob(x) + self.prior.log_prob(z)
+        return D.Independent(D.Normal(z @ self.W.T + self.b, self.sigma), 1).log_prob(
+            x
+        ) + self.prior.log_prob(z)
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
-        cov = self.W @ self.W.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=self.W.dtype)
+        cov = self.W @ self.W.T + self.sigma**2 * torch.eye(
+            len(self.b), dtype=self.W.dtype, device=self.W.device
+        )
         return D.MultivariateNormal(self.b, cov).log_prob(x)
 
     def posterior(self, x: torch.Tensor) -> D.MultivariateNormal:
         d = self.W.shape[1]
-        precision = torch.eye(d, dtype=self.W.dtype) + self.W.T @ self.W / self.sigma ** 2
+        precision = (
+            torch.eye(d, dtype=self.W.dtype, device=self.W.device)
+            + self.W.T @ self.W / self.sigma**2
+        )
         cov = torch.linalg.inv(precision)
-        return D.MultivariateNormal(((x - self.b) @ self.W / self.sigma ** 2) @ cov, cov)
+        return D.MultivariateNormal(((x - self.b) @ self.W / self.sigma**2) @ cov, cov)
 
-    def proposal(self, x: torch.Tensor, shift: float = 0.5, widen: float = 1.5) -> D.Independent:
+    def proposal(
+        self, x: torch.Tensor, shift: float = 0.5, widen: float = 1.5
+    ) -> D.Independent:
         post = self.posterior(x)
-        return D.Independent(D.Normal(post.mean + shift, widen * post.covariance_matrix.diagonal().sqrt()), 1)
+        return D.Independent(
+            D.Normal(
+                post.mean + shift, widen * post.covariance_matrix.diagonal().sqrt()
+            ),
+            1,
+        )
 
-    def bound_samples(self, x: torch.Tensor, q: D.Distribution, k: int, replicates: int) -> torch.Tensor:
+    def bound_samples(
+        self, x: torch.Tensor, q: D.Distribution, k: int, replicates: int
+    ) -> torch.Tensor:
         """``replicates`` independent draws of the k-sample estimate log (1/k) sum_i w_i."""
         z = q.sample((replicates, k))
         return iwae_bound(self.log_joint(x, z) - q.log_prob(z), dim=1)

@@ -9,12 +9,17 @@ Training: at each level k < K a generator G_k(z, l_k) produces a residual h_k fr
 l_k = u(I_{k+1}) of a real digit, and a discriminator D_k(h, l_k) tells real residuals from generated
 ones; the coarsest level I_K is an ordinary GAN. Sampling: draw I_K, then I_k = u(I_{k+1}) + G_k(z, u(I_{k+1})).
 """
+
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lec16 import gan, train
 from lec16.scales import check_positive
 
 
@@ -31,7 +36,9 @@ def gaussian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
     check_positive("levels", levels, integer=True)
     side = 2 ** (levels - 1)
     if x.shape[-1] % side or x.shape[-2] % side:
-        raise ValueError(f"image sides {tuple(x.shape[-2:])} must be divisible by 2^(levels-1) = {side}")
+        raise ValueError(
+            f"image sides {tuple(x.shape[-2:])} must be divisible by 2^(levels-1) = {side}"
+        )
     pyramid = [x]
     for _ in range(levels - 1):
         pyramid.append(downsample(pyramid[-1]))
@@ -52,12 +59,16 @@ def reconstruct(pyramid: list[torch.Tensor]) -> torch.Tensor:
     return x
 
 
-def training_pairs(images: torch.Tensor, levels: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+def training_pairs(
+    images: torch.Tensor, levels: int
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
     """The data of the slides' training procedure: for each level k = 0..levels-2 the real residual h_k
     and its condition l_k = u(I_{k+1}) (finest level first), and the coarsest images I_{levels-1}."""
     gaussian = gaussian_pyramid(images, levels)
     conditions = [upsample(coarse) for coarse in gaussian[1:]]
-    return [(fine - condition, condition) for fine, condition in zip(gaussian, conditions)], gaussian[-1]
+    return [
+        (fine - condition, condition) for fine, condition in zip(gaussian, conditions)
+    ], gaussian[-1]
 
 
 @torch.no_grad()
@@ -68,7 +79,11 @@ def sample(coarse_generator: nn.Module, residual_generators: list[nn.Module], n:
     and the generated residuals [h_{K-1}, ..., h_0], so a figure can show every stage.
     """
     device = next(coarse_generator.parameters()).device
-    images = [coarse_generator(torch.randn(n, coarse_generator.latent, device=device))]
+    images = [
+        coarse_generator(
+            torch.randn(n, gan.latent_size(coarse_generator), device=device)
+        )
+    ]
     residuals = []
     for generator in residual_generators:
         condition = upsample(images[-1])
@@ -77,15 +92,96 @@ def sample(coarse_generator: nn.Module, residual_generators: list[nn.Module], n:
     return images, residuals
 
 
+@torch.no_grad()
+def generate(
+    coarse_generator: nn.Module,
+    residual_generators: list[nn.Module],
+    n: int,
+    batch_size: int = 1000,
+) -> torch.Tensor:
+    """n finished images of :func:`sample` (the finest stage, clipped to the pixel range [0, 1]: a
+    sum of residuals can leave it), ``batch_size`` at a time."""
+    check_positive("n", n, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    images = [
+        sample(coarse_generator, residual_generators, min(batch_size, n - i))[0][-1]
+        for i in range(0, n, batch_size)
+    ]
+    return torch.cat(images).clamp(0, 1)
+
+
+def train_lapgan(
+    coarse: tuple[nn.Module, nn.Module],
+    residual: Sequence[tuple[nn.Module, nn.Module]],
+    images: torch.Tensor,
+    epochs: Sequence[int],
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    batch_size: int = 64,
+) -> dict[int, train.History]:
+    """The slides' training procedure, level by level (each level an independent conditional GAN,
+    trained with :func:`lec16.gan.train_gan`, Adam as DCGAN).
+
+    ``coarse`` is (G_K, D_K) for the coarsest images I_K; ``residual[k]`` is (G_k, D_k) for the
+    residual h_k given l_k = u(I_{k+1}), finest level first, so ``levels = len(residual) + 1``;
+    ``epochs[k]`` is level k's number of epochs (``len(epochs) == levels``). Level k's checkpoint is
+    ``<checkpoint stem>_level<k>.pt`` beside ``checkpoint``. Returns each level's history.
+    """
+    levels = len(residual) + 1
+    if len(epochs) != levels:
+        raise ValueError(
+            f"epochs needs one entry per level ({levels}: {len(residual)} residual levels and "
+            f"the coarsest), got {list(epochs)}"
+        )
+    pairs, coarsest = training_pairs(images, levels)
+    path = Path(checkpoint) if checkpoint is not None else None
+
+    def level_checkpoint(k):
+        return (
+            None
+            if path is None
+            else path.with_name(f"{path.stem}_level{k}{path.suffix or '.pt'}")
+        )
+
+    jobs = [(levels - 1, *coarse, coarsest, None)]
+    jobs += [
+        (k, g, d, h, l)
+        for k, ((g, d), (h, l)) in reversed(list(enumerate(zip(residual, pairs))))
+    ]
+    histories = {}
+    for k, generator, discriminator, x, condition in jobs:
+        torch.manual_seed(seed)
+        side = x.shape[-1]
+        histories[k] = gan.train_gan(
+            generator,
+            discriminator,
+            x,
+            gan.GANConfig(epochs=epochs[k], batch_size=batch_size, seed=seed),
+            conditions=condition,
+            checkpoint=level_checkpoint(k),
+            desc=f"LAPGAN level {k} ({side}x{side})",
+        )
+        generator.eval()
+        discriminator.eval()
+    return histories
+
+
 class ResidualGenerator(nn.Module):
     """G_k(z, l): a noise plane stacked on the coarse image l, three convolutions, a residual ``scale * tanh(.)``."""
 
     def __init__(self, width: int = 32, scale: float = 1.0):
         super().__init__()
         self.scale = scale  # MNIST residuals reach about +-0.8; the noise is a full plane the size of the image
-        self.net = nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-                                 nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-                                 nn.Conv2d(width, 1, 3, padding=1), nn.Tanh())
+        self.net = nn.Sequential(
+            nn.Conv2d(2, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, 1, 3, padding=1),
+            nn.Tanh(),
+        )
 
     def forward(self, noise: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         return self.scale * self.net(torch.cat([noise, coarse], 1))
@@ -96,9 +192,15 @@ class ResidualDiscriminator(nn.Module):
 
     def __init__(self, side: int, width: int = 32):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(2, width, 4, 2, 1), nn.LeakyReLU(0.2),
-                                 nn.Conv2d(width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
-                                 nn.Flatten(), nn.Linear(2 * width * (side // 4) ** 2, 1))
+        self.net = nn.Sequential(
+            nn.Conv2d(2, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(2 * width * (side // 4) ** 2, 1),
+        )
 
     def forward(self, residual: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([residual, coarse], 1)).squeeze(-1)

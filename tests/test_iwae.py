@@ -1,4 +1,5 @@
 """The importance-weighted bound: stable, monotone in k on a tractable model, and the estimator."""
+
 import math
 
 import pytest
@@ -8,19 +9,32 @@ from lec16 import iwae, vae
 
 
 def test_iwae_bound_is_log_mean_exp_and_stable_for_very_negative_weights():
-    log_w = torch.tensor([[-1.0, -2.0], [-3.0, -0.5], [-2.0, -4.0]], dtype=torch.float64)
+    log_w = torch.tensor(
+        [[-1.0, -2.0], [-3.0, -0.5], [-2.0, -4.0]], dtype=torch.float64
+    )
     assert torch.allclose(iwae.iwae_bound(log_w, dim=0), log_w.exp().mean(0).log())
     far = torch.tensor([-1e4, -1e4 - 1, -1e4 - 3], dtype=torch.float64)
-    assert torch.isinf(far.exp().mean().log())  # what a naive implementation would return
-    assert abs(iwae.iwae_bound(far).item() - (-1e4 + math.log((1 + math.exp(-1) + math.exp(-3)) / 3))) < 1e-9
+    assert torch.isinf(
+        far.exp().mean().log()
+    )  # what a naive implementation would return
+    assert (
+        abs(
+            iwae.iwae_bound(far).item()
+            - (-1e4 + math.log((1 + math.exp(-1) + math.exp(-3)) / 3))
+        )
+        < 1e-9
+    )
     assert iwae.iwae_bound(torch.full((7,), -12345.0)).item() == pytest.approx(-12345.0)
 
 
 @pytest.fixture(scope="module")
 def ppca():
     g = torch.Generator().manual_seed(0)
-    model = iwae.LinearGaussian(torch.randn(6, 2, generator=g, dtype=torch.float64),
-                                torch.randn(6, generator=g, dtype=torch.float64), sigma=0.5)
+    model = iwae.LinearGaussian(
+        torch.randn(6, 2, generator=g, dtype=torch.float64),
+        torch.randn(6, generator=g, dtype=torch.float64),
+        sigma=0.5,
+    )
     return model, 2 * torch.randn(6, generator=g, dtype=torch.float64)
 
 
@@ -28,7 +42,10 @@ def test_linear_gaussian_posterior_and_marginal_are_consistent(ppca):
     model, x = ppca
     z = torch.randn(5, 2, dtype=torch.float64)
     # Bayes: log p(x) = log p(x, z) - log p(z | x) for every z
-    assert torch.allclose(model.log_joint(x, z) - model.posterior(x).log_prob(z), model.log_marginal(x).expand(5))
+    assert torch.allclose(
+        model.log_joint(x, z) - model.posterior(x).log_prob(z),
+        model.log_marginal(x).expand(5),
+    )
 
 
 def test_bound_is_monotone_in_k_and_converges_to_log_px(ppca):
@@ -40,7 +57,10 @@ def test_bound_is_monotone_in_k_and_converges_to_log_px(ppca):
         draws = model.bound_samples(x, q, k, replicates=max(200, 100_000 // k))
         means.append(draws.mean().item())
         cis.append(3 * draws.std().item() / len(draws) ** 0.5)
-    assert all(b + cb > a - ca and b > a for a, b, ca, cb in zip(means, means[1:], cis, cis[1:]))
+    assert all(
+        b + cb > a - ca and b > a
+        for a, b, ca, cb in zip(means, means[1:], cis, cis[1:])
+    )
     log_px = model.log_marginal(x).item()
     assert all(m - c < log_px for m, c in zip(means, cis))
     assert log_px - means[-1] < 0.1 < log_px - means[0]
@@ -60,10 +80,16 @@ def test_objectives_and_estimator_on_a_vae():
     assert iwae.objective(model, x, 5, "iwae").shape == (4,)
     with torch.no_grad():
         torch.manual_seed(1)
-        k1 = torch.stack([iwae.objective(model, x, 1, "iwae") for _ in range(2000)]).mean(0)
+        k1 = torch.stack(
+            [iwae.objective(model, x, 1, "iwae") for _ in range(2000)]
+        ).mean(0)
         torch.manual_seed(1)
-        k1_vae = torch.stack([iwae.objective(model, x, 1, "vae") for _ in range(2000)]).mean(0)
-        l50 = torch.stack([iwae.objective(model, x, 50, "iwae") for _ in range(200)]).mean(0)
+        k1_vae = torch.stack(
+            [iwae.objective(model, x, 1, "vae") for _ in range(2000)]
+        ).mean(0)
+        l50 = torch.stack(
+            [iwae.objective(model, x, 50, "iwae") for _ in range(200)]
+        ).mean(0)
         ll = iwae.log_likelihood(model, x, k=2000, chunk=300, batch_size=3)
     assert torch.allclose(k1, k1_vae)  # with k = 1 the two objectives coincide
     assert (l50 > k1).all() and (ll >= l50 - 0.05).all()

@@ -1,5 +1,6 @@
 """Every notebook: the companion's conventions, and a papermill run at smoke scale whose recorded
 metrics are checked (each notebook writes its key numbers with lec16.record_metrics)."""
+
 import json
 import math
 import re
@@ -19,7 +20,9 @@ def _cells(path):
 
 
 def _source(cell):
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    return (
+        "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    )
 
 
 def test_there_are_notebooks():
@@ -29,15 +32,23 @@ def test_there_are_notebooks():
 def test_every_notebook_is_in_the_table_of_contents():
     toc = (ROOT / "_toc.yml").read_text()
     for nb in NOTEBOOKS:
-        assert f"notebooks/{nb.stem}" in toc, f"{nb.name} is not in _toc.yml, so the book would lose it"
+        assert f"notebooks/{nb.stem}" in toc, (
+            f"{nb.name} is not in _toc.yml, so the book would lose it"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_colab_setup_cell_installs_lec16_from_the_repository(path):
-    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"][
+        "url"
+    ].rstrip("/")
     first = _source(_cells(path)[0])
-    assert re.search(r"try:\s+import lec16\s+except ImportError:", first), "first code cell must try `import lec16`"
-    assert f'%pip install -q "lec16 @ git+{repo}"' in first, f"set-up cell must install lec16 from {repo}"
+    assert re.search(r"try:\s+import lec16\s+except ImportError:", first), (
+        "first code cell must try `import lec16`"
+    )
+    assert f'%pip install -q "lec16 @ git+{repo}"' in first, (
+        f"set-up cell must install lec16 from {repo}"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -45,120 +56,225 @@ def test_parameters_and_checked_cells(path):
     cells = _cells(path)
     params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged `parameters`"
-    assert re.search(r"^scale = lec16\.default_scale\(\)", _source(params[0]), re.M), "parameters set `scale`"
+    assert re.search(
+        r"^scale = lec16\.default_scale\(\)", _source(params[0]), re.MULTILINE
+    ), "parameters set `scale`"
     checked = [c for c in cells if "# NBVAL_CHECK_OUTPUT" in _source(c)]
     assert checked, "at least one `# NBVAL_CHECK_OUTPUT` cell"
     for cell in checked:
-        assert cell.get("outputs"), "a checked cell must have committed output to compare"
+        assert cell.get("outputs"), (
+            "a checked cell must have committed output to compare"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_committed_outputs_come_from_one_clean_run(path):
     cells = _cells(path)
     counts = [c.get("execution_count") for c in cells]
-    assert counts == list(range(1, len(cells) + 1)), f"execution counts {counts}: rerun top to bottom"
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"execution counts {counts}: rerun top to bottom"
+    )
     for cell in cells:
         for out in cell.get("outputs", []):
-            assert out["output_type"] != "error", f"error output in a committed cell: {out.get('ename')}"
-            assert not (out["output_type"] == "stream" and out["name"] == "stderr" and "Traceback" in out["text"])
-    scale_lines = [o for c in cells for o in c.get("outputs", []) if "scale=" in "".join(o.get("text", ""))]
-    assert not scale_lines or "scale=default" in "".join(scale_lines[0]["text"]), "committed at default scale"
+            assert out["output_type"] != "error", (
+                f"error output in a committed cell: {out.get('ename')}"
+            )
+            assert not (
+                out["output_type"] == "stream"
+                and out["name"] == "stderr"
+                and "Traceback" in out["text"]
+            )
+    scale_lines = [
+        o
+        for c in cells
+        for o in c.get("outputs", [])
+        if "scale=" in "".join(o.get("text", ""))
+    ]
+    assert not scale_lines or "scale=default" in "".join(scale_lines[0]["text"]), (
+        "committed at default scale"
+    )
 
 
 # --- papermill at smoke scale, with the metrics each notebook records -------------------------
+
 
 def _finite(*values):
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
-def check_00_quickstart(m):
+def check_quickstart(m):
     assert m["scale"] == "smoke"
     assert m["loss"][-1] < m["loss"][0]
-    assert m["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
+    assert (
+        m["test_accuracy"] > m["untrained_accuracy"] + 0.3
+    )  # the same network before training
 
 
-def check_01_em_and_the_bound(m):
+def check_em_and_the_bound(m):
     ll = m["log_likelihood"]
-    assert all(b >= a - 1e-12 for a, b in zip(ll, ll[1:])), "EM's log-likelihood decreased"
-    assert all(a - 1e-12 <= b <= c + 1e-12 for a, b, c in zip(ll, m["bound_after_m"], ll[1:]))
-    assert m["tightness"] < 1e-6 and m["sklearn_gap"] < 1e-4 and m["kl_identity_error"] < 1e-9
+    assert all(b >= a - 1e-12 for a, b in zip(ll, ll[1:])), (
+        "EM's log-likelihood decreased"
+    )
+    assert all(
+        a - 1e-12 <= b <= c + 1e-12 for a, b, c in zip(ll, m["bound_after_m"], ll[1:])
+    )
+    assert (
+        m["tightness"] < 1e-6
+        and m["sklearn_gap"] < 1e-4
+        and m["kl_identity_error"] < 1e-9
+    )
     assert ll[-1] > ll[0]
 
 
-def check_02_exponential_families(m):
+def check_exponential_families(m):
     assert m["n_random"] == 5 and len(m["sweep"]) == 3
     for family, n, worst_sup, worst_A in m["sweep"]:
         assert float(worst_sup) < 1e-6 and float(worst_A) < 1e-8, family
 
 
-def check_03_mean_field_vb(m):
+def check_mean_field_vb(m):
     assert all(z < 4 for z in m["max_z"].values()), "an estimator is biased"
     v = m["variance"]
     for model in ("conjugate Gaussian", "logistic regression"):
-        assert v[f"{model}|reparam|10"] < v[f"{model}|score+baseline|10"] < v[f"{model}|score|10"]
+        assert (
+            v[f"{model}|reparam|10"]
+            < v[f"{model}|score+baseline|10"]
+            < v[f"{model}|score|10"]
+        )
         # even the short smoke run climbs most of the way from beta = 0
         assert m["final_gap"][f"{model}|reparam|10"] < 0.5 * m["initial_gap"][model]
 
 
-def check_04_autoencoders_and_reparametrization(m):
+def check_autoencoders_and_reparametrization(m):
     assert m["ae_loss"][-1] < m["ae_loss"][0]
     v = m["reparam_variance"]  # variance of the bound's estimator for S = 1, 10, 100
     assert v[0] > v[1] > v[2]
-    assert m["vae_test_elbo_one_epoch"] > -550  # far above an untrained decoder (784 log 2 = -543 for p = 1/2)
+    assert (
+        m["vae_test_elbo_one_epoch"] > m["vae_untrained_elbo"] + 100
+    )  # the same VAE before training
 
 
-def check_05_vae_mnist(m):
+def check_vae_mnist(m):
     assert set(m["test_bound"]) == {"2", "5", "10", "20"}
-    assert all(_finite(v) and v > -400 for v in m["test_bound"].values())
+    for z, bound in m["test_bound"].items():
+        assert _finite(bound) and bound > m["untrained_bound"][z] + 100, (
+            f"z={z} does not beat its untrained copy"
+        )
     assert m["exact_identity_error"] < 1e-3
-    assert m["fixed_code_nll"][1] > m["fixed_code_nll"][0]  # a one-pixel shift costs nats
+    assert (
+        m["fixed_code_nll"][1] > m["fixed_code_nll"][0]
+    )  # a one-pixel shift costs nats
 
 
-def check_06_iwae(m):
+def check_iwae(m):
     means, cis, log_px = m["bound_means"], m["bound_cis"], m["log_px"]
-    assert all(b + cb >= a - ca for a, b, ca, cb in zip(means, means[1:], cis, cis[1:])), "L_k not monotone"
-    assert all(x - c <= log_px for x, c in zip(means, cis)) and abs(means[-1] - log_px) < 0.05
+    assert all(
+        b + cb >= a - ca for a, b, ca, cb in zip(means, means[1:], cis, cis[1:])
+    ), "L_k not monotone"
+    assert (
+        all(x - c <= log_px for x, c in zip(means, cis))
+        and abs(means[-1] - log_px) < 0.05
+    )
     assert set(m["nll"]) == {"vae|1", "vae|5", "iwae|5", "vae|50", "iwae|50"}
-    assert all(_finite(v) and 0 < v < 600 for v in m["nll"].values())
+    assert all(
+        _finite(v) and v < m["untrained_nll"] - 100 for v in m["nll"].values()
+    ), "no better than untrained"
+    lk = m["lk_means"]  # L_k for k = 1, 5, 50, 500, 5000 on the trained IWAE
+    assert all(b > a for a, b in zip(lk, lk[1:])), (
+        "L_k must rise with k on a trained model"
+    )
 
 
-def check_07_gan_theory(m):
+def check_gan_theory(m):
     assert abs(m["v_star"] - (-math.log(4) + 2 * m["jsd"])) < 1e-8
     assert abs(m["v_equal"] + math.log(4)) < 1e-8
-    assert m["d_max_error"] < 0.5 and all(_finite(v) for v in m["loss_d"] + m["loss_g"])
+    assert m["d_max_error"] < 0.5 * m["d_half_error"], (
+        "the trained D is no closer to D* than D = 1/2"
+    )
+    assert m["v_net"] - m["v_half"] > 0.5 * (m["v_star"] - m["v_half"])
+    assert m["jsd_final"] < 0.5 * m["jsd_initial"], (
+        "the 1-D GAN did not approach p_data"
+    )
+    assert all(_finite(v) for v in m["loss_d"] + m["loss_g"])
 
 
-def check_08_gan_mnist(m):
-    assert m["classifier_accuracy"] > 0.97, "the feature classifier should be a good MNIST classifier"
+def check_gan_mnist(m):
+    assert m["classifier_accuracy"] > 0.97, (
+        "the feature classifier should be a good MNIST classifier"
+    )
     assert 0 <= m["reference_frechet"] < 20
     for name, run in m["runs"].items():
-        assert _finite(run["parzen"], run["frechet"], run["sigma"], run["diversity"]), name
+        assert _finite(run["parzen"], run["frechet"], run["sigma"], run["diversity"]), (
+            name
+        )
         assert run["real_diversity"] > 5, "real digits are far apart in pixel space"
-        assert run["frechet"] > m["reference_frechet"], f"{name}: a smoke-scale GAN cannot beat real digits"
+        gap, untrained_gap = (
+            abs(run[k] - run["real_mean_intensity"])
+            for k in ("mean_intensity", "untrained_mean_intensity")
+        )
+        assert gap < 0.5 * untrained_gap, (
+            f"{name}: no better than its untrained generator"
+        )
 
 
-def check_09_lapgan(m):
-    assert m["reconstruction_error"] < 1e-5 and m["linear_error"] < 1e-5, "the pyramid must be exactly invertible"
+def check_lapgan(m):
+    assert m["reconstruction_error"] < 1e-5 and m["linear_error"] < 1e-5, (
+        "the pyramid must be exactly invertible"
+    )
     assert set(m["losses"]) == {"level0", "level1", "level2"}
     assert all(_finite(*h["loss_d"], *h["loss_g"]) for h in m["losses"].values())
     for name, run in m["metrics"].items():
         assert _finite(run["parzen"], run["frechet"], run["diversity"]), name
-        assert run["frechet"] > m["reference_frechet"], f"{name}: a smoke-scale GAN cannot beat real digits"
+        gap, untrained_gap = (
+            abs(run[k] - run["real_mean_intensity"])
+            for k in ("mean_intensity", "untrained_mean_intensity")
+        )
+        assert gap < 0.5 * untrained_gap, (
+            f"{name}: no better than its untrained generators"
+        )
 
 
-METRIC_CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
+METRIC_CHECKS = {
+    name[len("check_") :]: fn
+    for name, fn in globals().items()
+    if name.startswith("check_")
+}
+
+
+def slug(path):
+    """A chapter's slug: its file name without the number that orders the book (``05_vae_mnist`` ->
+    ``vae_mnist``), so that inserting a chapter renames no metrics file and no check."""
+    return re.sub(r"^\d+_", "", path.stem)
+
+
+def test_every_notebook_records_its_metrics_under_its_slug():
+    for path in NOTEBOOKS:
+        text = "".join(_source(c) for c in _cells(path))
+        assert re.search(rf'lec16\.record_metrics\(\s*"{slug(path)}"', text), (
+            f"{path.name} must record_metrics under {slug(path)!r}"
+        )
 
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_notebook_runs_at_smoke_scale_and_records_its_metrics(path, tmp_path, monkeypatch):
+def test_notebook_runs_at_smoke_scale_and_records_its_metrics(
+    path, tmp_path, monkeypatch
+):
     import papermill
 
-    assert path.stem in METRIC_CHECKS, f"write check_{path.stem}() for the metrics {path.name} records"
+    assert slug(path) in METRIC_CHECKS, (
+        f"write check_{slug(path)}() for the metrics {path.name} records"
+    )
     monkeypatch.setenv("LEC16_METRICS_DIR", str(tmp_path / "metrics"))
     monkeypatch.setenv("LEC16_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setenv("MPLBACKEND", "agg")
-    papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters={"scale": "smoke"},
-                               cwd=str(path.parent), progress_bar=False, kernel_name="python3")
-    metrics = json.loads((tmp_path / "metrics" / f"{path.stem}.json").read_text())
-    METRIC_CHECKS[path.stem](metrics)
+    papermill.execute_notebook(
+        str(path),
+        str(tmp_path / path.name),
+        parameters={"scale": "smoke"},
+        cwd=str(path.parent),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    metrics = json.loads((tmp_path / "metrics" / f"{slug(path)}.json").read_text())
+    METRIC_CHECKS[slug(path)](metrics)

@@ -1,4 +1,5 @@
 """The VAE: KL formula, reparametrization, the bound against an independent implementation, training."""
+
 import math
 
 import pytest
@@ -14,7 +15,9 @@ def test_gaussian_kl_matches_torch_distributions():
     q = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
     p = D.Independent(D.Normal(torch.zeros(5), torch.ones(5)), 1)
     assert torch.allclose(vae.gaussian_kl(mu, logvar), D.kl_divergence(q, p), atol=1e-5)
-    assert torch.allclose(vae.gaussian_kl(torch.zeros(3, 4), torch.zeros(3, 4)), torch.zeros(3))
+    assert torch.allclose(
+        vae.gaussian_kl(torch.zeros(3, 4), torch.zeros(3, 4)), torch.zeros(3)
+    )
 
 
 def test_reparametrize_has_the_right_law_and_gradients():
@@ -59,20 +62,28 @@ def test_bound_is_below_the_exact_log_likelihood_of_a_one_dimensional_vae():
     model = vae.VAE(vae.VAEConfig(x_dim=12, hidden=8, latent=1)).double()
     x = torch.bernoulli(torch.full((5, 12), 0.5, dtype=torch.float64))
     z = torch.linspace(-10, 10, 20001, dtype=torch.float64)[:, None]
-    log_pxz = model.decode(z).log_prob(x[:, None, :]) + D.Normal(0.0, 1.0).log_prob(z[:, 0])  # (5, grid)
+    log_pxz = model.decode(z).log_prob(x[:, None, :]) + D.Normal(0.0, 1.0).log_prob(
+        z[:, 0]
+    )  # (5, grid)
     log_px = torch.logsumexp(log_pxz, 1) + math.log(z[1, 0] - z[0, 0])
     with torch.no_grad():
         bound = torch.stack([model(x, 1000) for _ in range(10)]).mean(0)
-    assert (bound <= log_px + 0.05).all()  # 0.05 nats: Monte Carlo error of the 10^4-sample estimate
+    assert (
+        bound <= log_px + 0.05
+    ).all()  # 0.05 nats: Monte Carlo error of the 10^4-sample estimate
     assert (log_px - bound).max() < 5  # and not absurdly loose
 
 
 def test_gaussian_decoder_and_sampling_shapes():
-    model = vae.VAE(vae.VAEConfig(x_dim=560, hidden=20, latent=2, likelihood="gaussian"))
+    model = vae.VAE(
+        vae.VAEConfig(x_dim=560, hidden=20, latent=2, likelihood="gaussian")
+    )
     x = torch.rand(4, 1, 28, 20)
     assert model(x, 3).shape == (4,)
     samples = model.sample(6)
-    assert samples.shape == (6, 560) and 0 <= samples.min() and samples.max() <= 1  # sigmoid means
+    assert (
+        samples.shape == (6, 560) and 0 <= samples.min() and samples.max() <= 1
+    )  # sigmoid means
 
 
 def test_training_improves_the_test_bound():
@@ -83,13 +94,20 @@ def test_training_improves_the_test_bound():
     torch.manual_seed(0)
     model = vae.VAE(vae.VAEConfig(x_dim=64, hidden=32, latent=2))
     before = vae.elbo(model, x[:100])
-    history = vae.train_vae(model, x[100:], x[:100], vae.TrainConfig(epochs=8, batch_size=50, lr=1e-2,
-                                                                     dynamic_binarization=False))
+    history = vae.train_vae(
+        model,
+        x[100:],
+        x[:100],
+        vae.TrainConfig(epochs=8, batch_size=50, lr=1e-2, dynamic_binarization=False),
+    )
     assert history["test_elbo"][-1] > before + 15
     assert history["examples_seen"] == [500 * e for e in range(1, 9)]
 
 
-@pytest.mark.parametrize("kwargs, match", [({"latent": 0}, "latent"), ({"likelihood": "poisson"}, "likelihood")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"latent": 0}, "latent"), ({"likelihood": "poisson"}, "likelihood")],
+)
 def test_config_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         vae.VAEConfig(**kwargs)
@@ -103,13 +121,18 @@ def test_autoencoder_reconstruction_error_bounds_distance():
     x = torch.randn(50, 2)
     with torch.no_grad():
         curve = autoencoder.decoded_curve(model, model.encoder(x), n=20000, margin=0.0)
-        assert (model.reconstruction_error(x) >= autoencoder.distance_to_manifold(x, curve) - 1e-3).all()
+        assert (
+            model.reconstruction_error(x)
+            >= autoencoder.distance_to_manifold(x, curve) - 1e-3
+        ).all()
 
 
 def test_latent_grid_is_symmetric_quantiles():
     z = vae.latent_grid(5)
     assert z.shape == (25, 2)
-    assert torch.allclose(z[:5, 0], -z[:5, 0].flip(0)) and torch.allclose(z[2::5, 0], torch.zeros(5), atol=1e-6)
+    assert torch.allclose(z[:5, 0], -z[:5, 0].flip(0)) and torch.allclose(
+        z[2::5, 0], torch.zeros(5), atol=1e-6
+    )
     assert z[0, 1] > 0 > z[-1, 1]  # first row at the top of the figure
 
 
@@ -122,19 +145,31 @@ def test_exact_quantities_satisfy_the_kl_identity():
     assert e.kl_to_posterior > 0 and e.bound < e.log_px
     with torch.no_grad():
         mc = torch.stack([model(x[None], 1000) for _ in range(20)]).mean()
-    assert abs(mc.item() - e.bound) < 0.1  # the Monte Carlo bound agrees with the quadrature bound
+    assert (
+        abs(mc.item() - e.bound) < 0.1
+    )  # the Monte Carlo bound agrees with the quadrature bound
 
 
 def test_burda_schedule_stages():
     # stage i lasts 3^i epochs: epochs 0 | 1-3 | 4-12 | 13-39 ...; 3280 epochs in 8 stages
     factors = [vae.burda_lr_factor(e) for e in (0, 1, 3, 4, 12, 13, 3279)]
-    assert factors == [1.0, 10 ** (-1 / 7), 10 ** (-1 / 7), 10 ** (-2 / 7), 10 ** (-2 / 7), 10 ** (-3 / 7), 10 ** (-7 / 7)]
+    assert factors == [
+        1.0,
+        10 ** (-1 / 7),
+        10 ** (-1 / 7),
+        10 ** (-2 / 7),
+        10 ** (-2 / 7),
+        10 ** (-3 / 7),
+        10 ** (-7 / 7),
+    ]
 
 
 def test_training_refuses_data_the_likelihood_cannot_score():
     model = vae.VAE(vae.VAEConfig(x_dim=4, hidden=3, latent=2))
     grey = torch.full((10, 4), 0.5)
-    with pytest.raises(ValueError, match="x_test must be binary for a Bernoulli decoder"):
+    with pytest.raises(
+        ValueError, match="x_test must be binary for a Bernoulli decoder"
+    ):
         vae.train_vae(model, grey, grey, vae.TrainConfig(epochs=1))
     with pytest.raises(ValueError, match=r"x_train must hold intensities in \[0, 1\]"):
         vae.train_vae(model, grey * 255, torch.ones(10, 4), vae.TrainConfig(epochs=1))

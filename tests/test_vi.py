@@ -1,10 +1,9 @@
 """Score-function and reparametrization gradients: unbiased, ordered variances, and they optimise."""
+
 import pytest
 import torch
 
 from lec16 import vi
-
-
 
 pytestmark = pytest.mark.usefixtures("float64")
 
@@ -28,7 +27,7 @@ def test_estimators_are_unbiased(models, name, estimator):
     exact = vi.exact_expectation_grad(model.expected_log_joint, BETA)
     torch.manual_seed(0)
     grads = vi.expectation_grad(model.log_joint, BETA.expand(4000, -1), 10, estimator)
-    z = (grads.mean(0) - exact) / (grads.std(0) / 4000 ** 0.5)
+    z = (grads.mean(0) - exact) / (grads.std(0) / 4000**0.5)
     assert z.abs().max() < 4
 
 
@@ -38,8 +37,10 @@ def test_a_biased_estimator_would_be_caught(models):
     model = models["gaussian"]
     exact = vi.exact_expectation_grad(model.expected_log_joint, BETA)
     torch.manual_seed(0)
-    grads = 0.5 * vi.expectation_grad(model.log_joint, BETA.expand(4000, -1), 10, "score")  # = (f - f/2) score
-    z = (grads.mean(0) - exact) / (grads.std(0) / 4000 ** 0.5)
+    grads = 0.5 * vi.expectation_grad(
+        model.log_joint, BETA.expand(4000, -1), 10, "score"
+    )  # = (f - f/2) score
+    z = (grads.mean(0) - exact) / (grads.std(0) / 4000**0.5)
     assert z.abs().max() > 4
 
 
@@ -48,7 +49,11 @@ def test_variance_ordering(models):
     variance = {}
     for estimator in vi.ESTIMATORS:
         torch.manual_seed(1)
-        variance[estimator] = vi.expectation_grad(model.log_joint, BETA.expand(3000, -1), 10, estimator).var(0).sum()
+        variance[estimator] = (
+            vi.expectation_grad(model.log_joint, BETA.expand(3000, -1), 10, estimator)
+            .var(0)
+            .sum()
+        )
     assert variance["reparam"] < variance["score+baseline"] < variance["score"]
     assert variance["score"] > 10 * variance["reparam"]
 
@@ -56,7 +61,11 @@ def test_variance_ordering(models):
 def test_conjugate_model_bound_is_tight_at_the_exact_posterior(models):
     model = models["gaussian"]
     mean, std = model.posterior()
-    assert torch.isclose(vi.exact_elbo(model, torch.cat([mean, std.log()])), model.log_evidence(), atol=1e-9)
+    assert torch.isclose(
+        vi.exact_elbo(model, torch.cat([mean, std.log()])),
+        model.log_evidence(),
+        atol=1e-9,
+    )
     elsewhere = torch.cat([mean + 0.1, std.log()])
     assert vi.exact_elbo(model, elsewhere) < model.log_evidence()
 
@@ -66,12 +75,20 @@ def test_quadrature_matches_monte_carlo(models):
     torch.manual_seed(2)
     z = vi.mean_field_gaussian(BETA).sample((200_000,))
     values = model.log_joint(z)
-    assert abs(values.mean() - model.expected_log_joint(BETA)) < 4 * values.std() / 200_000 ** 0.5
+    assert (
+        abs(values.mean() - model.expected_log_joint(BETA))
+        < 4 * values.std() / 200_000**0.5
+    )
 
 
 # the plain score estimator's noise keeps Adam (fixed learning rate) hovering further from the optimum
-@pytest.mark.parametrize("estimator, gap, mean_error", [("score", 5.0, 0.8), ("score+baseline", 0.5, 0.3), ("reparam", 0.5, 0.3)])
-def test_optimising_the_bound_approaches_the_optimum(models, estimator, gap, mean_error):
+@pytest.mark.parametrize(
+    "estimator, gap, mean_error",
+    [("score", 5.0, 0.8), ("score+baseline", 0.5, 0.3), ("reparam", 0.5, 0.3)],
+)
+def test_optimising_the_bound_approaches_the_optimum(
+    models, estimator, gap, mean_error
+):
     model = models["gaussian"]
     torch.manual_seed(3)
     mean, std = model.posterior()

@@ -1,0 +1,489 @@
+"""Bad input gets a clear, actionable error, never a traceback from deep inside torch.
+
+Each case is (what is wrong, a call that does it, the error class, a pattern of its message). The
+table of cases with the message each gets is ``tests/bad_inputs.md``; regenerate it with
+``python tests/test_bad_inputs.py`` after adding a case (a test fails while it is out of date).
+"""
+
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import lec16
+from lec16 import data, em, evaluation, gan, iwae, lapgan, train, vae, vi
+
+TABLE = Path(__file__).with_name("bad_inputs.md")
+SCRATCH = Path(tempfile.gettempdir()) / "lec16-bad-inputs"
+
+
+def _binary(n=8, d=784):
+    return data.binarize_threshold(
+        torch.rand(n, d, generator=torch.Generator().manual_seed(0))
+    )
+
+
+def _tiny_vae(**kw):
+    return vae.VAE(vae.VAEConfig(hidden=8, latent=2, **kw))
+
+
+def _fit_with(step, data_=None, checkpoint=None, config=None, module=None, epochs=1):
+    module = module or torch.nn.Linear(2, 1)
+    return train.fit(
+        step,
+        data_ if data_ is not None else [torch.zeros(2, 2)] * 2,
+        epochs,
+        modules={"m": module},
+        checkpoint=checkpoint,
+        config=config,
+    )
+
+
+def _linear_step(module):
+    opt = torch.optim.SGD(module.parameters(), lr=0.1)
+
+    def step(batch):
+        loss = module(batch).pow(2).mean()
+        train.optimizer_step(opt, loss)
+        return {"loss": loss}
+
+    return step
+
+
+def _checkpoint(name, config=None, module=None):
+    SCRATCH.mkdir(exist_ok=True)
+    path = SCRATCH / name
+    path.unlink(missing_ok=True)
+    module = module or torch.nn.Linear(2, 1)
+    _fit_with(_linear_step(module), checkpoint=path, config=config, module=module)
+    return path
+
+
+def _foreign_file():
+    SCRATCH.mkdir(exist_ok=True)
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, SCRATCH / "foreign.pt")
+    return SCRATCH / "foreign.pt"
+
+
+def _garbage_file():
+    SCRATCH.mkdir(exist_ok=True)
+    (SCRATCH / "garbage.pt").write_bytes(b"\x00 not a torch file")
+    return SCRATCH / "garbage.pt"
+
+
+class NoLatent(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 784)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+def _env(name, value, fn):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return fn()
+    finally:
+        os.environ.pop(name) if old is None else os.environ.__setitem__(name, old)
+
+
+CASES = [
+    # models and their data
+    (
+        "VAE given 100 features per example (x_dim=784)",
+        lambda: _tiny_vae()(torch.rand(2, 100)),
+        ValueError,
+        r"expects examples of 784 features .* x_dim=100",
+    ),
+    (
+        "train_vae with a float64 x_test (the model is float32)",
+        lambda: vae.train_vae(
+            _tiny_vae(), _binary(), _binary().double(), vae.TrainConfig(epochs=1)
+        ),
+        ValueError,
+        r"x_test is torch.float64 .* convert it",
+    ),
+    (
+        "train_vae with data on another device than the model",
+        lambda: vae.train_vae(
+            _tiny_vae(), _binary().to("meta"), _binary(), vae.TrainConfig(epochs=1)
+        ),
+        ValueError,
+        r"x_train is torch.float32 on meta but the model is torch.float32 on cpu",
+    ),
+    (
+        "train_vae with grey-level test digits for a Bernoulli decoder",
+        lambda: vae.train_vae(
+            _tiny_vae(), _binary(), torch.full((4, 784), 0.5), vae.TrainConfig(epochs=1)
+        ),
+        ValueError,
+        r"must be binary for a Bernoulli decoder",
+    ),
+    (
+        "train_vae with intensities outside [0, 1]",
+        lambda: vae.train_vae(
+            _tiny_vae(), 255 * _binary(), _binary(), vae.TrainConfig(epochs=1)
+        ),
+        ValueError,
+        r"intensities in \[0, 1\]",
+    ),
+    (
+        "VAEConfig(latent=0)",
+        lambda: vae.VAEConfig(latent=0),
+        ValueError,
+        r"latent must be a positive int",
+    ),
+    (
+        "VAEConfig(likelihood='poisson')",
+        lambda: vae.VAEConfig(likelihood="poisson"),
+        ValueError,
+        r"likelihood='poisson' is not valid; choose one of",
+    ),
+    (
+        "TrainConfig(optimizer='sgd')",
+        lambda: vae.TrainConfig(optimizer="sgd"),
+        ValueError,
+        r"choose one of: 'adam'",
+    ),
+    (
+        "exact_quantities_2d on a VAE with a 5-D latent",
+        lambda: vae.exact_quantities_2d(
+            vae.VAE(vae.VAEConfig(hidden=8, latent=5)), _binary(1)
+        ),
+        ValueError,
+        r"needs a 2-D latent",
+    ),
+    (
+        "DCGAN discriminator on 32x32 images",
+        lambda: gan.DCGANDiscriminator(width=2)(torch.rand(2, 1, 32, 32)),
+        ValueError,
+        r"built for \(N, C, 28, 28\) images, got shape \(2, 1, 32, 32\)",
+    ),
+    (
+        "sampling from a generator without `.latent`",
+        lambda: gan.generate(NoLatent(), 4),
+        ValueError,
+        r"no positive int attribute `latent`",
+    ),
+    (
+        "training a GAN whose generator has no `.latent`",
+        lambda: gan.train_gan(
+            NoLatent(),
+            gan.MLPDiscriminator(hidden=4, pieces=2),
+            torch.rand(8, 1, 28, 28),
+            gan.GANConfig(epochs=1),
+        ),
+        ValueError,
+        r"set generator.latent",
+    ),
+    (
+        "GANConfig(beta1=1.0)",
+        lambda: gan.GANConfig(beta1=1.0),
+        ValueError,
+        r"beta1 must be in \[0, 1\)",
+    ),
+    (
+        "iwae.log_likelihood with k=0",
+        lambda: iwae.log_likelihood(_tiny_vae(), _binary(2), k=0),
+        ValueError,
+        r"k must be a positive int, got 0",
+    ),
+    (
+        "iwae.objective with kind='elbo'",
+        lambda: iwae.objective(_tiny_vae(), _binary(2), 2, kind="elbo"),
+        ValueError,
+        r"kind='elbo' is not valid; choose one of: 'iwae', 'vae'",
+    ),
+    (
+        "LAPGAN pyramid of 30x30 images with 3 levels",
+        lambda: lapgan.gaussian_pyramid(torch.rand(1, 1, 30, 30), 3),
+        ValueError,
+        r"must be divisible by 2\^\(levels-1\) = 4",
+    ),
+    (
+        "train_lapgan with 2 entries of epochs for 3 levels",
+        lambda: lapgan.train_lapgan(
+            (None, None), [(None, None), (None, None)], torch.rand(4, 1, 8, 8), [1, 1]
+        ),
+        ValueError,
+        r"epochs needs one entry per level \(3",
+    ),
+    # EM and variational inference
+    (
+        "EM on degenerate data (all points equal) with reg_covar=0",
+        lambda: em.fit_gmm(
+            torch.ones(20, 2, dtype=torch.float64), 2, n_iter=2, reg_covar=0.0
+        ),
+        ValueError,
+        r"not positive definite.*raise reg_covar",
+    ),
+    (
+        "EM with more components than points",
+        lambda: em.fit_gmm(torch.rand(2, 2), 3),
+        ValueError,
+        r"k=3 components need at least k data points",
+    ),
+    (
+        "EM on a 1-D tensor",
+        lambda: em.fit_gmm(torch.rand(10), 2),
+        ValueError,
+        r"x must have shape \(N, D\)",
+    ),
+    (
+        "EM with a negative reg_covar",
+        lambda: em.fit_gmm(torch.rand(10, 2), 2, reg_covar=-1.0),
+        ValueError,
+        r"reg_covar must be >= 0",
+    ),
+    (
+        "mean-field gradient with estimator='pathwise'",
+        lambda: vi.expectation_grad(lambda z: z.sum(-1), torch.zeros(4), 2, "pathwise"),
+        ValueError,
+        r"estimator='pathwise' is not valid",
+    ),
+    (
+        "leave-one-out baseline with one sample",
+        lambda: vi.expectation_grad(
+            lambda z: z.sum(-1), torch.zeros(4), 1, "score+baseline"
+        ),
+        ValueError,
+        r"baseline needs n_samples >= 2",
+    ),
+    # evaluation
+    (
+        "Parzen window with sigma = 0",
+        lambda: evaluation.parzen_log_likelihood(
+            torch.rand(5, 4), torch.rand(3, 4), 0.0
+        ),
+        ValueError,
+        r"sigma must be a positive finite number, got 0.0",
+    ),
+    (
+        "Parzen window with sigma < 0",
+        lambda: evaluation.parzen_log_likelihood(
+            torch.rand(5, 4), torch.rand(3, 4), -0.1
+        ),
+        ValueError,
+        r"sigma must be a positive finite number, got -0.1",
+    ),
+    (
+        "Parzen width candidates that include 0",
+        lambda: evaluation.select_parzen_sigma(
+            torch.rand(5, 4), torch.rand(3, 4), [0.1, 0.0]
+        ),
+        ValueError,
+        r"every Parzen width sigma must be a positive",
+    ),
+    (
+        "Parzen window of 784-pixel samples for 196-pixel images",
+        lambda: evaluation.parzen_log_likelihood(
+            torch.rand(5, 784), torch.rand(3, 196), 0.2
+        ),
+        ValueError,
+        r"samples have 784 values each and x has 196",
+    ),
+    (
+        "Frechet distance from one sample",
+        lambda: evaluation.frechet_distance(
+            torch.rand(1, 8).numpy(), torch.rand(50, 8).numpy()
+        ),
+        ValueError,
+        r"at least 2 samples per set",
+    ),
+    (
+        "Frechet distance between features of different sizes",
+        lambda: evaluation.frechet_distance(
+            torch.rand(9, 8).numpy(), torch.rand(9, 4).numpy()
+        ),
+        ValueError,
+        r"two \(n, d\) feature arrays of the same d",
+    ),
+    (
+        "classifier features of (N, 5) tensors",
+        lambda: evaluation.as_mnist_images(torch.rand(3, 5)),
+        ValueError,
+        r"images must be \(N, C, H, W\)",
+    ),
+    # the training engine and checkpoints
+    (
+        "a step that returns no 'loss'",
+        lambda: _fit_with(lambda b: {"error": 1.0}),
+        ValueError,
+        r"a step must return a dict of scalar metrics with a 'loss'",
+    ),
+    (
+        "a step whose loss is not a scalar",
+        lambda: _fit_with(lambda b: {"loss": torch.ones(3)}),
+        ValueError,
+        r"metric 'loss' of the step must be a scalar, got a tensor of shape \(3,\)",
+    ),
+    (
+        "an empty data stream",
+        lambda: _fit_with(lambda b: {"loss": 0.0}, {"unlabelled": [1], "labelled": []}),
+        ValueError,
+        r"data stream 'labelled' yields no batches",
+    ),
+    (
+        "fewer examples than one batch with drop_last",
+        lambda: data.Batches(torch.zeros(10, 2), batch_size=64, drop_last=True),
+        ValueError,
+        r"fewer than one batch of 64 with drop_last=True",
+    ),
+    (
+        "Batches of tensors of different lengths",
+        lambda: data.Batches(torch.zeros(10, 2), torch.zeros(9), batch_size=2),
+        ValueError,
+        r"tensors differ in length: \[10, 9\]",
+    ),
+    (
+        "fit with epochs=0",
+        lambda: _fit_with(lambda b: {"loss": 0.0}, epochs=0),
+        ValueError,
+        r"epochs must be a positive int, got 0",
+    ),
+    (
+        "a run config holding a non-JSON object",
+        lambda: _fit_with(lambda b: {"loss": 0.0}, config={"f": object()}),
+        ValueError,
+        r"a run's config must be dataclasses, modules or JSON-like values",
+    ),
+    (
+        "a valid torch file that is not a lec16 checkpoint",
+        lambda: _fit_with(lambda b: {"loss": 0.0}, checkpoint=_foreign_file()),
+        train.CheckpointError,
+        r"is a torch file but not a lec16 checkpoint",
+    ),
+    (
+        "a corrupt checkpoint file",
+        lambda: _fit_with(lambda b: {"loss": 0.0}, checkpoint=_garbage_file()),
+        train.CheckpointError,
+        r"is corrupt or not a torch file.*delete it",
+    ),
+    (
+        "resuming a checkpoint of another configuration",
+        lambda: _fit_with(
+            lambda b: {"loss": 0.0},
+            checkpoint=_checkpoint("config.pt", {"lr": 0.1}),
+            config={"lr": 0.2},
+            epochs=2,
+        ),
+        train.CheckpointError,
+        r"differing fields: lr: checkpoint 0.1, this run 0.2",
+    ),
+    (
+        "resuming a checkpoint of another architecture",
+        lambda: _fit_with(
+            lambda b: {"loss": 0.0},
+            checkpoint=_checkpoint("arch.pt"),
+            module=torch.nn.Linear(3, 1),
+            epochs=2,
+        ),
+        train.CheckpointError,
+        r"does not fit module 'm'.*another architecture",
+    ),
+    (
+        "EMA with decay 1.5",
+        lambda: train.EMA(torch.nn.Linear(2, 1), decay=1.5),
+        ValueError,
+        r"EMA decay must be in \(0, 1\)",
+    ),
+    # scales, metrics, devices, seeds
+    (
+        "record_metrics with a non-JSON value",
+        lambda: lec16.record_metrics("chapter", {"model": object()}),
+        ValueError,
+        r"every value must be a number, string",
+    ),
+    (
+        "record_metrics under a name that is not a slug",
+        lambda: lec16.record_metrics("08 gan/mnist", {}),
+        ValueError,
+        r"chapter must be a slug",
+    ),
+    (
+        "choose() without the paper scale",
+        lambda: lec16.choose("smoke", smoke=1, default=2),
+        ValueError,
+        r"missing \['paper'\]",
+    ),
+    (
+        "LEC16_SCALE=huge",
+        lambda: _env("LEC16_SCALE", "huge", lec16.default_scale),
+        ValueError,
+        r"LEC16_SCALE='huge' is not valid",
+    ),
+    (
+        "LEC16_DEVICE=gpu",
+        lambda: _env("LEC16_DEVICE", "gpu", lec16.device),
+        ValueError,
+        r"is not a device; use one of cuda, mps, cpu",
+    ),
+    (
+        "seed_everything(-1)",
+        lambda: lec16.seed_everything(-1),
+        ValueError,
+        r"seed must be a non-negative int",
+    ),
+    (
+        "loading MNIST from an empty data folder",
+        lambda: data.load_mnist("train", root=SCRATCH / "empty"),
+        data.DataError,
+        r"MNIST is not usable",
+    ),
+]
+
+
+def _message(fn, error):
+    with pytest.raises(error) as info:
+        fn()
+    return str(info.value)
+
+
+def render_table() -> str:
+    lines = [
+        "# Bad inputs and the errors they get",
+        "",
+        "Generated by `python tests/test_bad_inputs.py` from the cases in `tests/test_bad_inputs.py`.",
+        "",
+        "| bad input | error | message |",
+        "|---|---|---|",
+    ]
+    for what, fn, error, _ in CASES:
+        message = (
+            _message(fn, error)
+            .replace(str(SCRATCH), "<dir>")
+            .replace("\n", " ")
+            .replace("|", "\\|")
+        )
+        lines.append(f"| {what} | `{error.__name__}` | {message} |")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("what, fn, error, pattern", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_a_clear_error(what, fn, error, pattern):
+    message = _message(fn, error)
+    assert re.search(pattern, message, re.DOTALL), (
+        f"{what}: unexpected message {message!r}"
+    )
+
+
+def test_there_are_at_least_thirty_cases():
+    assert len(CASES) >= 30
+
+
+def test_the_table_in_tests_is_up_to_date():
+    assert TABLE.exists() and TABLE.read_text() == render_table(), (
+        "tests/bad_inputs.md is out of date: run `python tests/test_bad_inputs.py`"
+    )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    TABLE.write_text(render_table())
+    print(f"wrote {TABLE} ({len(CASES)} cases)")
