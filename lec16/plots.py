@@ -61,3 +61,23 @@ def show_table(header: list[str], rows: list[list]) -> None:
         print(text)
     else:
         display({"text/html": table, "text/plain": text}, raw=True)
+
+
+def animation(
+    fig, draw_frame, n_frames: int, interval: int = 250, embed_limit_mb: float = 3.0
+):
+    """An embedded JavaScript animation (``matplotlib.animation`` + ``to_jshtml``: frames as PNGs
+    with play controls, no ffmpeg) of ``draw_frame(i)`` for i < ``n_frames`` on ``fig``, which is
+    closed so that it is not shown a second time. Returns an HTML display object (Jupyter, Colab
+    and the built book)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML
+    from matplotlib import animation as mpl_animation
+
+    with plt.rc_context({"animation.embed_limit": embed_limit_mb}):
+        movie = mpl_animation.FuncAnimation(
+            fig, draw_frame, frames=n_frames, interval=interval
+        )
+        html = movie.to_jshtml(default_mode="once")
+    plt.close(fig)
+    return HTML(html)

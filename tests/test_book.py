@@ -239,3 +239,37 @@ def test_no_plumbing_or_machine_paths_on_the_page(rendered, doc):
         "%pip install",
     ):
         assert needle not in text, f"{doc}: {needle!r} appears on the page"
+
+
+def _animations(doc):
+    nb = json.loads((ROOT / f"{doc}.ipynb").read_text())
+    return [
+        "".join(out["data"]["text/html"])
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        for out in cell.get("outputs", [])
+        if 'class="animation"' in "".join(out.get("data", {}).get("text/html", ""))
+    ]
+
+
+@pytest.mark.parametrize(
+    "doc", ["notebooks/01_em_and_the_bound", "notebooks/07_gan_theory"]
+)
+def test_animations_are_embedded_and_playable(rendered, doc):
+    """EM's iterations and the 1-D GAN game move: JavaScript animations (no ffmpeg), < 3 MB each."""
+    movies = _animations(doc)
+    assert movies, f"{doc}: the notebook displays no animation"
+    assert all(len(m.encode()) < 3e6 for m in movies), (
+        f"{doc}: an animation is over 3 MB"
+    )
+    article = rendered[doc].find("article") or rendered[doc]
+    players = article.select("div.animation")
+    assert len(players) == len(movies), (
+        f"{doc}: {len(movies)} animations, {len(players)} players on the page"
+    )
+    for player in players:
+        frame = player.find("img")
+        assert frame is not None and frame.get("src", "").startswith(
+            "data:image/png"
+        ), f"{doc}: the animation shows no frame (its script did not run)"
+        assert player.find("button") or player.find("input"), f"{doc}: no play controls"

@@ -162,6 +162,9 @@ def check_vae_mnist(m):
         )
     assert m["exact_identity_error"] < 1e-3
     assert (
+        m["quadrature_vs_sampling"] < 0.5
+    )  # importance sampling between L and log p(x)
+    assert (
         m["fixed_code_nll"][1] > m["fixed_code_nll"][0]
     )  # a one-pixel shift costs nats
 
