@@ -125,14 +125,24 @@ def test_math_is_typeset(rendered, doc):
         assert math, f"{doc}: its source has math but the page has none"
 
 
-def _notebook_images(doc):
+def _outputs(doc):
+    """Every output's data bundle in the committed notebook of ``doc``."""
     nb = json.loads((ROOT / f"{doc}.ipynb").read_text())
-    return sum(
-        "image/png" in out.get("data", {})
+    return [
+        out.get("data", {})
         for cell in nb["cells"]
         if cell["cell_type"] == "code"
         for out in cell.get("outputs", [])
-    )
+    ]
+
+
+def _html_outputs(doc, marker):
+    html = ("".join(data.get("text/html", "")) for data in _outputs(doc))
+    return [h for h in html if marker in h]
+
+
+def _notebook_images(doc):
+    return sum("image/png" in data for data in _outputs(doc))
 
 
 @pytest.mark.parametrize(
@@ -176,23 +186,13 @@ def test_navigation_reaches_every_page(rendered, doc):
         assert target.exists(), f"{doc}: navigation link to missing {target}"
 
 
-def _notebook_tables(doc):
-    nb = json.loads((ROOT / f"{doc}.ipynb").read_text())
-    return sum(
-        "<table" in "".join(out.get("data", {}).get("text/html", ""))
-        for cell in nb["cells"]
-        if cell["cell_type"] == "code"
-        for out in cell.get("outputs", [])
-    )
-
-
 @pytest.mark.parametrize(
     "doc", [d for d in _toc_files() if (ROOT / f"{d}.ipynb").exists()]
 )
 def test_computed_tables_render_as_tables(rendered, doc):
     """Every table a notebook displays is a <table> on the page, never a paragraph of pipes."""
     article = rendered[doc].find("article") or rendered[doc]
-    expected = _notebook_tables(doc)
+    expected = len(_html_outputs(doc, "<table"))
     assert len(article.select("div.cell_output table")) == expected, (
         f"{doc}: {expected} tables displayed in the notebook, {len(article.select('div.cell_output table'))} on the page"
     )
@@ -241,23 +241,12 @@ def test_no_plumbing_or_machine_paths_on_the_page(rendered, doc):
         assert needle not in text, f"{doc}: {needle!r} appears on the page"
 
 
-def _animations(doc):
-    nb = json.loads((ROOT / f"{doc}.ipynb").read_text())
-    return [
-        "".join(out["data"]["text/html"])
-        for cell in nb["cells"]
-        if cell["cell_type"] == "code"
-        for out in cell.get("outputs", [])
-        if 'class="animation"' in "".join(out.get("data", {}).get("text/html", ""))
-    ]
-
-
 @pytest.mark.parametrize(
     "doc", ["notebooks/01_em_and_the_bound", "notebooks/07_gan_theory"]
 )
 def test_animations_are_embedded_and_playable(rendered, doc):
     """EM's iterations and the 1-D GAN game move: JavaScript animations (no ffmpeg), < 3 MB each."""
-    movies = _animations(doc)
+    movies = _html_outputs(doc, 'class="animation"')
     assert movies, f"{doc}: the notebook displays no animation"
     assert all(len(m.encode()) < 3e6 for m in movies), (
         f"{doc}: an animation is over 3 MB"
