@@ -262,3 +262,16 @@ def test_animations_are_embedded_and_playable(rendered, doc):
             "data:image/png"
         ), f"{doc}: the animation shows no frame (its script did not run)"
         assert player.find("button") or player.find("input"), f"{doc}: no play controls"
+
+
+def test_bibliography_labels_follow_the_author_year_citations(rendered):
+    """Citations read "Burda et al., 2016"; the bibliography's labels must read the same."""
+    import re
+
+    labels = [
+        label.get_text(strip=True).strip("[]")
+        for label in rendered["book/references"].select("div.citation span.label")
+    ]
+    assert labels, "the references page lists no works"
+    pattern = re.compile(r"^[^\d,]+(?: et al\.| and [^\d,]+)?, \d{4}[a-z]?$")
+    assert all(pattern.match(label) for label in labels), labels
