@@ -10,6 +10,8 @@ after one warm-up epoch, the device synchronised before every timer read.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -61,27 +63,17 @@ def run(n: int = 20_000, batch_size: int = 100, repeats: int = 3) -> list[dict]:
 
     model = _model(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    step = train.classification_step(model, opt)
-    batches = data.Batches(x, y, batch_size=batch_size)
-    train.fit(
-        step,
-        batches,
-        1,
+    fit = functools.partial(
+        train.fit,
+        train.classification_step(model, opt),
+        data.Batches(x, y, batch_size=batch_size),
         modules={"m": model},
         optimizers={"o": opt},
         progress=False,
-        desc="warm-up",
     )
+    fit(1, desc="warm-up")
     tic = clock(device)
-    train.fit(
-        step,
-        batches,
-        repeats,
-        modules={"m": model},
-        optimizers={"o": opt},
-        progress=False,
-        desc="bench",
-    )
+    fit(repeats, desc="bench")
     results.append(
         {
             "loop": "lec16.train.fit + data.Batches",

@@ -201,6 +201,17 @@ def check_gan_theory(m):
     assert all(_finite(v) for v in m["loss_d"] + m["loss_g"])
 
 
+def _assert_beats_untrained(name, run):
+    """A generator's mean pixel must be < 1/2 as far from the data's as its untrained copy's."""
+    gap, untrained_gap = (
+        abs(run[k] - run["real_mean_intensity"])
+        for k in ("mean_intensity", "untrained_mean_intensity")
+    )
+    assert gap < 0.5 * untrained_gap, (
+        f"{name}: no better than its untrained generator(s)"
+    )
+
+
 def check_gan_mnist(m):
     assert m["classifier_accuracy"] > 0.97, (
         "the feature classifier should be a good MNIST classifier"
@@ -211,13 +222,7 @@ def check_gan_mnist(m):
             name
         )
         assert run["real_diversity"] > 5, "real digits are far apart in pixel space"
-        gap, untrained_gap = (
-            abs(run[k] - run["real_mean_intensity"])
-            for k in ("mean_intensity", "untrained_mean_intensity")
-        )
-        assert gap < 0.5 * untrained_gap, (
-            f"{name}: no better than its untrained generator"
-        )
+        _assert_beats_untrained(name, run)
 
 
 def check_lapgan(m):
@@ -228,13 +233,7 @@ def check_lapgan(m):
     assert all(_finite(*h["loss_d"], *h["loss_g"]) for h in m["losses"].values())
     for name, run in m["metrics"].items():
         assert _finite(run["parzen"], run["frechet"], run["diversity"]), name
-        gap, untrained_gap = (
-            abs(run[k] - run["real_mean_intensity"])
-            for k in ("mean_intensity", "untrained_mean_intensity")
-        )
-        assert gap < 0.5 * untrained_gap, (
-            f"{name}: no better than its untrained generators"
-        )
+        _assert_beats_untrained(name, run)
 
 
 METRIC_CHECKS = {
