@@ -53,16 +53,16 @@ book: setup
 	$(BIN)/jupyter-book build . --all -nW --keep-going  # --all: a TOC change must reach every sidebar
 
 # Lint and format checks (ruff), then one pytest run: unit tests, notebook conventions, papermill at smoke scale, the browser checks
-# of the built book, and nbval (cells marked NBVAL_CHECK_OUTPUT must reproduce their outputs).
+# of the built book, and nbval (cells tagged nbval-check-output must reproduce their outputs).
 test: book
 	$(BIN)/ruff check lec16 tests bench notebooks
 	$(BIN)/ruff format --check lec16 tests bench notebooks
-	ckpt=$$(mktemp -d) && LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$ckpt MPLBACKEND=agg \
+	ckpt=$$(mktemp -d) && LEC16_PROGRESS=0 LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$ckpt MPLBACKEND=agg \
 	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks; \
 	  status=$$?; rm -rf $$ckpt; exit $$status
 
 run: $(STAMP) data
-	cd $(dir $(NB)) && LEC16_SCALE=$${LEC16_SCALE:-default} ../$(BIN)/jupyter-execute --inplace --timeout=3600 $(notdir $(NB))
+	cd $(dir $(NB)) && LEC16_PROGRESS=0 LEC16_SCALE=$${LEC16_SCALE:-default} ../$(BIN)/jupyter-execute --inplace --timeout=3600 $(notdir $(NB))
 
 run-all: $(STAMP) data
 	for nb in notebooks/*.ipynb; do $(MAKE) run NB=$$nb || exit 1; done

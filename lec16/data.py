@@ -360,6 +360,19 @@ def binarize_dynamic(
     return torch.bernoulli(x, generator=generator)
 
 
+TEST_BINARIZATION_SEED = 123
+
+
+def binarized_test_set(
+    x: torch.Tensor, seed: int = TEST_BINARIZATION_SEED
+) -> torch.Tensor:
+    """The one stochastic binarization of a test set that every chapter scores its models on
+    (models train on fresh samples, :func:`binarize_dynamic`): drawn once with a CPU generator,
+    so the same digits on every device, and returned on ``x``'s device."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.bernoulli(x.detach().cpu(), generator=generator).to(x.device)
+
+
 def binarize_threshold(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """Fixed binarization: 1 where the intensity exceeds ``threshold``."""
     return (x > threshold).to(x.dtype)

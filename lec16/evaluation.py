@@ -214,12 +214,50 @@ def sample_quality(
     }
 
 
-def real_frechet_reference(
-    net: MnistFeatureNet,
-    train_images: torch.Tensor,
-    test_images: torch.Tensor,
-    n: int = 10_000,
-) -> float:
-    """The Frechet distance between ``n`` real training images and the test images: what a perfect
-    generator would approach (the reference row of the GAN tables)."""
-    return frechet_distance(features(net, train_images[:n]), features(net, test_images))
+PARZEN_TRAIN = 50_000
+PARZEN_VALIDATION = 1_000
+
+
+def parzen_protocol_split(
+    images: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Goodfellow et al.'s splits of a 60,000-image training set (their code): the models train on
+    the first 50,000 images, the Parzen width is chosen on the next 1,000, and the remaining
+    9,000 are real images no model saw, the reference row of the GAN tables. Returns
+    (train, validation, held_out)."""
+    if len(images) <= PARZEN_TRAIN + PARZEN_VALIDATION:
+        raise ValueError(
+            f"the Parzen protocol needs the full training set (more than "
+            f"{PARZEN_TRAIN + PARZEN_VALIDATION} images), got {len(images)}"
+        )
+    end = PARZEN_TRAIN + PARZEN_VALIDATION
+    return images[:PARZEN_TRAIN], images[PARZEN_TRAIN:end], images[end:]
+
+
+def untrained_reference(
+    samples: torch.Tensor, test_images: torch.Tensor, net: MnistFeatureNet
+) -> dict[str, float]:
+    """What a generator's untrained copy scores (the reference a broken generator would not beat):
+    the Frechet distance of its ``samples`` to ``test_images`` and their mean pixel. Estimate its
+    batch-norm statistics first (:func:`lec16.gan.calibrate_batch_norm`), as training would, so
+    that statistics alone cannot pass for learning."""
+    return {
+        "untrained_frechet": frechet_distance(
+            features(net, samples), features(net, test_images)
+        ),
+        "untrained_mean_intensity": samples.mean().item(),
+    }
+
+
+@torch.no_grad()
+def nearest_neighbours(
+    queries: torch.Tensor, reference: torch.Tensor, batch_size: int = 500
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each query image, the Euclidean pixel distance to its nearest ``reference`` image and
+    that image's index (Goodfellow et al.'s Figure 2 check that samples are not memorised)."""
+    check_positive("batch_size", batch_size, integer=True)
+    reference = reference.flatten(1)
+    best = [
+        torch.cdist(q.flatten(1), reference).min(1) for q in queries.split(batch_size)
+    ]
+    return torch.cat([b.values for b in best]), torch.cat([b.indices for b in best])

@@ -9,6 +9,7 @@ generator step; the generator uses the non-saturating loss -log D(G(z)) that the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lec16 import data, train
-from lec16.scales import check_positive
+from lec16.scales import check_choice, check_positive
 
 # --- Theory on density values -----------------------------------------------------------------
 
@@ -53,17 +54,17 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
 
 
 class ToyGenerator(nn.Module):
-    """A 1-D generator for the toy problems: z ~ N(0, 1) -> x, two ReLU layers."""
+    """A generator for the toy problems: z ~ N(0, I_latent) -> x in R^dim, two ReLU layers."""
 
-    def __init__(self, hidden: int = 32):
+    def __init__(self, hidden: int = 32, dim: int = 1, latent: int = 1):
         super().__init__()
-        self.latent = 1
+        self.latent = latent
         self.net = nn.Sequential(
-            nn.Linear(1, hidden),
+            nn.Linear(latent, hidden),
             nn.ReLU(),
             nn.Linear(hidden, hidden),
             nn.ReLU(),
-            nn.Linear(hidden, 1),
+            nn.Linear(hidden, dim),
         )
 
     def forward(self, z):
@@ -71,12 +72,12 @@ class ToyGenerator(nn.Module):
 
 
 class ToyDiscriminator(nn.Module):
-    """A 1-D discriminator: x -> logit of "real", two LeakyReLU layers."""
+    """A discriminator for the toy problems: x in R^dim -> logit of "real", two LeakyReLU layers."""
 
-    def __init__(self, hidden: int = 64):
+    def __init__(self, hidden: int = 64, dim: int = 1):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(1, hidden),
+            nn.Linear(dim, hidden),
             nn.LeakyReLU(0.2),
             nn.Linear(hidden, hidden),
             nn.LeakyReLU(0.2),
@@ -274,10 +275,14 @@ class GANConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     seed: int = 0
+    generator_loss: str = "non-saturating"
+    """``non-saturating``: minimise -log D(G(z)); ``saturating``: minimise log(1 - D(G(z))),
+    the min-max game as written (its gradient vanishes when D rejects the samples)."""
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "k"):
             check_positive(name, getattr(self, name), integer=True)
+        check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
         check_positive("lr", self.lr)
         if not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1 must be in [0, 1), got {self.beta1!r}")
@@ -294,11 +299,61 @@ def discriminator_loss(
     )
 
 
-def generator_loss(d_fake_logits: torch.Tensor) -> torch.Tensor:
-    """The non-saturating generator loss -log D(G(z)) (Goodfellow et al. 2014, section 3)."""
+GENERATOR_LOSSES = ("non-saturating", "saturating")
+
+
+def generator_loss(
+    d_fake_logits: torch.Tensor, kind: str = "non-saturating"
+) -> torch.Tensor:
+    """The generator's loss, per batch mean. ``non-saturating``: -log D(G(z)) (Goodfellow et al.
+    2014, section 3: strong gradients early on, when D rejects the samples); ``saturating``:
+    log(1 - D(G(z))), the slide's min-max objective itself, whose gradient in the logit a is
+    -sigmoid(a), which vanishes as D(G(z)) -> 0."""
+    check_choice("kind", kind, GENERATOR_LOSSES)
+    if kind == "saturating":
+        return -F.binary_cross_entropy_with_logits(
+            d_fake_logits, torch.zeros_like(d_fake_logits)
+        )
     return F.binary_cross_entropy_with_logits(
         d_fake_logits, torch.ones_like(d_fake_logits)
     )
+
+
+def ring_of_gaussians(
+    n: int,
+    modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.05,
+    generator: torch.Generator | None = None,
+    device=None,
+) -> torch.Tensor:
+    """``n`` points from an equal mixture of ``modes`` Gaussians (std ``std``) centred on a circle
+    of ``radius``: the mode-collapse benchmark of Metz et al. 2017 (unrolled GANs), shape (n, 2)."""
+    check_positive("n", n, integer=True)
+    check_positive("modes", modes, integer=True)
+    which = torch.randint(modes, (n,), generator=generator)
+    angle = 2 * math.pi * which / modes
+    centres = radius * torch.stack([angle.cos(), angle.sin()], 1)
+    return (centres + std * torch.randn(n, 2, generator=generator)).to(device)
+
+
+def mode_coverage(
+    samples: torch.Tensor,
+    modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.05,
+    min_share: float = 0.2,
+) -> tuple[int, float]:
+    """(modes covered, fraction of high-quality samples) for samples of :func:`ring_of_gaussians`,
+    as Metz et al. count them: a sample is high-quality within 3 std of its nearest centre; a mode
+    is covered when it holds at least ``min_share`` of its fair share (1/modes) of the samples."""
+    angle = 2 * math.pi * torch.arange(modes, device=samples.device) / modes
+    centres = radius * torch.stack([angle.cos(), angle.sin()], 1)
+    distance, nearest = torch.cdist(samples.float(), centres.float()).min(1)
+    good = distance < 3 * std
+    counts = torch.bincount(nearest[good], minlength=modes)
+    covered = int((counts >= min_share * len(samples) / modes).sum())
+    return covered, good.float().mean().item()
 
 
 def train_gan(
@@ -357,7 +412,9 @@ def train_gan(
                 judge(real, c), judge(generate(c, len(real)).detach(), c)
             )
             train.optimizer_step(opt_d, loss_d)
-        loss_g = generator_loss(judge(generate(conds[0], len(reals[0])), conds[0]))
+        loss_g = generator_loss(
+            judge(generate(conds[0], len(reals[0])), conds[0]), config.generator_loss
+        )
         train.optimizer_step(opt_g, loss_g)
         return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g}
 

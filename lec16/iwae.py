@@ -46,20 +46,42 @@ def objective(model: VAE, x: torch.Tensor, k: int, kind: str = "iwae") -> torch.
 
 
 @torch.no_grad()
+def bounds_by_k(
+    model: VAE,
+    x: torch.Tensor,
+    ks=(1, 5, 50, 500, 5000),
+    chunk: int = 500,
+    batch_size: int = 100,
+) -> torch.Tensor:
+    """Independent per-example estimates of L_k for every k in ``ks``: shape (len(ks), N).
+    Each k gets its own k samples (sum(ks) in all): independent, so a comparison across k can
+    fail (shared samples would make L_k rise with k by Jensen's inequality alone). Samples are drawn
+    ``chunk`` at a time, so memory stays at (chunk, batch_size, x_dim)."""
+    ks = [int(k) for k in ks]
+    for k in ks:
+        check_positive("k", k, integer=True)
+    check_positive("chunk", chunk, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    total = sum(ks)
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size]
+        log_w = torch.cat(
+            [
+                log_weights(model, xb, min(chunk, total - j))
+                for j in range(0, total, chunk)
+            ]
+        )
+        out.append(torch.stack([iwae_bound(block) for block in log_w.split(ks)]))
+    return torch.cat(out, 1)
+
+
 def log_likelihood(
     model: VAE, x: torch.Tensor, k: int = 5000, chunk: int = 500, batch_size: int = 100
 ) -> torch.Tensor:
     """The importance-sampling estimate L_k of log p(x) per example (Burda et al. use k = 5000),
     computed ``chunk`` samples at a time so memory stays at (chunk, batch_size, x_dim)."""
-    check_positive("k", k, integer=True)
-    check_positive("chunk", chunk, integer=True)
-    check_positive("batch_size", batch_size, integer=True)
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb = x[i : i + batch_size]
-        parts = [log_weights(model, xb, min(chunk, k - j)) for j in range(0, k, chunk)]
-        out.append(iwae_bound(torch.cat(parts, 0)))
-    return torch.cat(out)
+    return bounds_by_k(model, x, (k,), chunk=chunk, batch_size=batch_size)[0]
 
 
 @torch.no_grad()
@@ -67,7 +89,9 @@ def active_units(
     model: VAE, x: torch.Tensor, threshold: float = 1e-2, batch_size: int = 1000
 ) -> tuple[int, torch.Tensor]:
     """Burda et al.'s activity statistic A_u = Cov_x(E_{q(u|x)}[u]) per latent unit; a unit is active
-    when A_u > ``threshold``. Returns the count and the per-unit statistics."""
+    when A_u > ``threshold``. Returns the count and the per-unit statistics. Their code computes it
+    on one dynamically binarized batch of the first 500 training digits, with the population
+    variance (numpy's ``var``): pass those digits to match it."""
     with torch.no_grad():
         means = torch.cat(
             [
@@ -75,7 +99,7 @@ def active_units(
                 for i in range(0, len(x), batch_size)
             ]
         )
-    activity = means.var(0)
+    activity = means.var(0, correction=0)
     return int((activity > threshold).sum()), activity
 
 

@@ -79,12 +79,17 @@ def sample(coarse_generator: nn.Module, residual_generators: list[nn.Module], n:
     and the generated residuals [h_{K-1}, ..., h_0], so a figure can show every stage.
     """
     device = next(coarse_generator.parameters()).device
-    images = [
-        coarse_generator(
-            torch.randn(n, gan.latent_size(coarse_generator), device=device)
-        )
-    ]
-    residuals = []
+    coarse = coarse_generator(
+        torch.randn(n, gan.latent_size(coarse_generator), device=device)
+    )
+    return refine(coarse, residual_generators)
+
+
+def refine(coarse: torch.Tensor, residual_generators: list[nn.Module]):
+    """The sampling procedure from a given coarse image I_{k+1} (generated, or real for the per-level
+    ablation): I_j = u(I_{j+1}) + G_j(z_j, u(I_{j+1})) for each generator in ``residual_generators``
+    (coarse to fine). Returns the images [I_{k+1}, ..., I_0] and the generated residuals."""
+    images, residuals = [coarse], []
     for generator in residual_generators:
         condition = upsample(images[-1])
         residuals.append(generator(torch.randn_like(condition), condition))

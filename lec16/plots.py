@@ -1,4 +1,4 @@
-"""Small matplotlib helpers shared by the notebooks."""
+"""Small matplotlib helpers shared by the notebooks, and the book's one figure style."""
 
 from __future__ import annotations
 
@@ -6,6 +6,50 @@ import html
 
 import numpy as np
 import torch
+
+COLUMN_INCHES = 6.9
+"""The width of every figure; with the saved margins (:data:`PAD_INCHES` each side) it is drawn at
+:data:`MAX_FIGURE_PX`, inside the book's text column (716 px in a 1280 px window), so no figure
+is shrunk and its fonts stay at the size set here."""
+DPI = 100
+PAD_INCHES = 0.05
+MAX_FIGURE_PX = round((COLUMN_INCHES + 2 * PAD_INCHES) * DPI)
+MIN_FONT_POINTS = 9
+BOOK_STYLE = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "savefig.pad_inches": PAD_INCHES,
+    "figure.figsize": (COLUMN_INCHES, 3.0),
+    "figure.constrained_layout.use": True,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": MIN_FONT_POINTS,
+    "ytick.labelsize": MIN_FONT_POINTS,
+    "legend.fontsize": MIN_FONT_POINTS,
+    "legend.framealpha": 0.9,
+    "image.interpolation": "nearest",
+}
+"""Sizes for the column: every text at least 9 pt at the size the book shows it."""
+
+
+def use_book_style() -> None:
+    """Apply :data:`BOOK_STYLE` to matplotlib (each notebook calls it once, with its imports)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(BOOK_STYLE)
+
+
+def subplots(nrows: int = 1, ncols: int = 1, height: float = 3.0, **kwargs):
+    """``plt.subplots`` at the column's width and ``height`` inches: wide grids are split into
+    rows by the caller rather than squeezed."""
+    import matplotlib.pyplot as plt
+
+    if height > 2.5 * COLUMN_INCHES:
+        raise ValueError(
+            f"height={height} inches is taller than a page; split the figure"
+        )
+    return plt.subplots(nrows, ncols, figsize=(COLUMN_INCHES, height), **kwargs)
 
 
 def covariance_ellipse(ax, mean, cov, n_std: float = 2.0, **kwargs):

@@ -419,6 +419,21 @@ CASES = [
         r"LEC16_SCALE='huge' is not valid",
     ),
     (
+        "LEC16_PROGRESS=yes",
+        lambda: _env(
+            "LEC16_PROGRESS",
+            "yes",
+            lambda: train.fit(
+                lambda batch: {"loss": batch[0].sum()},
+                [(torch.ones(1),)],
+                1,
+                modules={},
+            ),
+        ),
+        ValueError,
+        r"LEC16_PROGRESS='yes': use 1 \(a bar\) or 0 \(no bar\)",
+    ),
+    (
         "LEC16_DEVICE=gpu",
         lambda: _env("LEC16_DEVICE", "gpu", lec16.device),
         ValueError,

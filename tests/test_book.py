@@ -7,6 +7,7 @@ under _build/screenshots/ for people to look at.
 
 import functools
 import http.server
+import io
 import json
 import os
 import shutil
@@ -59,14 +60,52 @@ def chromium():
     return exe
 
 
+# Run in each page after it loaded: the layout the reader sees, written into the DOM that
+# --dump-dom returns (figures' drawn vs natural width, code blocks that scroll sideways).
+LAYOUT_PROBE = b"""<script>
+window.addEventListener("load", () => setTimeout(() => {
+  for (const img of document.querySelectorAll("article img")) {
+    img.dataset.naturalWidth = img.naturalWidth;
+    img.dataset.drawnWidth = img.getBoundingClientRect().width;
+  }
+  for (const pre of document.querySelectorAll("article pre")) {
+    pre.dataset.overflows = pre.scrollWidth > pre.clientWidth + 1;
+  }
+  const column = document.querySelector("article").getBoundingClientRect().right;
+  for (const eq of document.querySelectorAll("article mjx-container[display='true']")) {
+    const box = eq.firstElementChild || eq;
+    eq.dataset.overflows = box.getBoundingClientRect().right > column + 1;
+  }
+  document.body.dataset.probed = "yes";
+}, 500));
+</script></body>"""
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files, with :data:`LAYOUT_PROBE` added to every HTML page."""
+
+    def log_message(self, *args):
+        pass
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        if path.suffix != ".html" or not path.is_file():
+            return super().send_head()
+        body = path.read_bytes().replace(b"</body>", LAYOUT_PROBE, 1)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+
 @pytest.fixture(scope="module")
 def site():
     if not (HTML / "index.html").exists():
         pytest.fail("_build/html is missing: run `make book` first (make test does)")
-    handler = functools.partial(
-        http.server.SimpleHTTPRequestHandler, directory=str(HTML)
-    )
-    handler.log_message = lambda *args: None
+    handler = functools.partial(_Handler, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -237,8 +276,37 @@ def test_no_plumbing_or_machine_paths_on_the_page(rendered, doc):
         "/tmp/",
         "Traceback",
         "%pip install",
+        "NBVAL",
     ):
         assert needle not in text, f"{doc}: {needle!r} appears on the page"
+
+
+@pytest.mark.parametrize("doc", _toc_files())
+def test_figures_fit_the_column_and_code_does_not_scroll(rendered, doc):
+    """No figure is shrunk to fit (its fonts, 9 pt and up at 100 dpi, stay legible); no code
+    cell, printed output or display equation hides text to the right of the column."""
+    page = rendered[doc]
+    assert page.body.get("data-probed") == "yes", f"{doc}: the layout probe did not run"
+    article = page.find("article") or page
+    for img in article.select("img[data-natural-width]"):
+        natural, drawn = (
+            float(img["data-natural-width"]),
+            float(img["data-drawn-width"]),
+        )
+        if "_images/" in img.get("src", ""):  # the notebooks' figures
+            assert drawn >= natural - 1, (
+                f"{doc}: a {natural:.0f} px figure is shrunk to {drawn:.0f} px "
+                f"({img['src']}); draw it at lec16.plots.COLUMN_INCHES or split it"
+            )
+    scrolling = [
+        pre.get_text()[:60] for pre in article.select('pre[data-overflows="true"]')
+    ]
+    assert not scrolling, f"{doc}: code or output wider than the column: {scrolling}"
+    clipped = [
+        eq.get_text()[:60]
+        for eq in article.select('mjx-container[data-overflows="true"]')
+    ]
+    assert not clipped, f"{doc}: display equations wider than the column: {clipped}"
 
 
 @pytest.mark.parametrize(

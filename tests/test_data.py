@@ -150,6 +150,10 @@ def test_binarizations(mnist_test):
     )  # unbiased: E[bernoulli(p)] = p
     t = data.binarize_threshold(x)
     assert torch.equal(t, (x > 0.5).float())
+    fixed = data.binarized_test_set(x)
+    assert torch.equal(fixed, data.binarized_test_set(x))  # the same digits every time
+    assert set(fixed.unique().tolist()) <= {0.0, 1.0} and fixed.device == x.device
+    assert not torch.equal(fixed, data.binarized_test_set(x, seed=1))
 
 
 def test_frey_face_loader_reads_the_mat_layout(tmp_path):

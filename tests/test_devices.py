@@ -192,6 +192,15 @@ CASES = {
     "iwae.log_likelihood": lambda dev: iwae.log_likelihood(
         _small_vae(dev), _on(dev, 3, 784, binary=True), k=5, chunk=2
     ),
+    "evaluation.nearest_neighbours": lambda dev: evaluation.nearest_neighbours(
+        _on(dev, 3, 1, 28, 28), _on(dev, 7, 1, 28, 28), batch_size=2
+    ),
+    "evaluation.parzen_protocol_split": lambda dev: evaluation.parzen_protocol_split(
+        _on(dev, 51_002, 1, 2, 2)
+    ),
+    "iwae.bounds_by_k": lambda dev: iwae.bounds_by_k(
+        _small_vae(dev), _on(dev, 3, 784, binary=True), ks=(1, 2, 4), chunk=3
+    ),
     "iwae.LinearGaussian": lambda dev: _linear_gaussian_outputs(dev),
     # lapgan
     "lapgan.downsample": lambda dev: lapgan.downsample(_on(dev, 2, 1, 8, 8)),
@@ -220,6 +229,13 @@ CASES = {
         5,
         batch_size=2,
     ),
+    "lapgan.refine": lambda dev: [
+        t
+        for part in lapgan.refine(
+            _on(dev, 2, 1, 4, 4), [lapgan.ResidualGenerator(4).to(dev).eval()]
+        )
+        for t in part
+    ],
     "lapgan.sample": lambda dev: [
         t
         for part in lapgan.sample(
@@ -285,13 +301,15 @@ NOT_ON_META = {
     "em.EMResult": "a record of floats",
     "em.init_params": "torch.cov has no meta kernel (test_em checks its device on the CPU)",
     "iwae.active_units": "returns the count as an int",
+    "data.binarized_test_set": "draws on a CPU generator (same digits on every device); "
+    "test_data checks it returns on the input's device",
     "vae.ExactQuantities": "a record of floats and the grid",
     "evaluation.select_parzen_sigma": "returns Python floats",
     "evaluation.feature_net": "trains or loads a classifier on MNIST",
     "evaluation.features": "returns a numpy array for scipy",
     "evaluation.frechet_distance": "numpy and scipy.linalg.sqrtm",
     "evaluation.sample_quality": "returns Python floats",
-    "evaluation.real_frechet_reference": "numpy and scipy",
+    "evaluation.untrained_reference": "numpy and scipy (the Frechet distance)",
     "gan.GANConfig": "a dataclass of numbers",
     "gan.calibrate_batch_norm": "batch norm's cumulative average reads its batch count (test_gan)",
     "gan.train_gan": "trains (the engine's device handling is tested in test_train and by the notebooks)",

@@ -343,3 +343,38 @@ def test_train_lapgan_trains_every_level_with_its_own_checkpoint(tmp_path):
         "lap_level1.pt",
         "lap_level2.pt",
     ]
+
+
+def test_parzen_protocol_split_and_nearest_neighbours():
+    images = torch.arange(60_000.0)[:, None]
+    train_part, validation, held_out = evaluation.parzen_protocol_split(images)
+    assert (len(train_part), len(validation), len(held_out)) == (50_000, 1_000, 9_000)
+    assert validation[0, 0] == 50_000 and held_out[0, 0] == 51_000
+    with pytest.raises(ValueError, match="needs the full training set"):
+        evaluation.parzen_protocol_split(images[:10_000])
+    reference = torch.tensor([[0.0, 0.0], [3.0, 4.0], [10.0, 0.0]])
+    distance, index = evaluation.nearest_neighbours(
+        torch.tensor([[3.0, 3.0], [9.0, 0.0]]), reference, batch_size=1
+    )
+    assert index.tolist() == [1, 2] and torch.allclose(
+        distance, torch.tensor([1.0, 1.0])
+    )
+
+
+def test_generator_losses_saturate_as_derived():
+    logits = torch.tensor([-8.0, 0.0, 8.0], requires_grad=True)
+    for kind, expected in (
+        ("saturating", -torch.sigmoid(logits)),
+        ("non-saturating", -(1 - torch.sigmoid(logits))),
+    ):
+        (grad,) = torch.autograd.grad(gan.generator_loss(logits, kind) * 3, logits)
+        assert torch.allclose(grad, expected.detach())
+    with pytest.raises(ValueError, match="choose one of"):
+        gan.GANConfig(generator_loss="wasserstein")
+
+
+def test_ring_of_gaussians_covers_every_mode():
+    samples = gan.ring_of_gaussians(4000, generator=torch.Generator().manual_seed(0))
+    assert gan.mode_coverage(samples) == (8, pytest.approx(1.0, abs=0.01))
+    collapsed = samples[samples[:, 0] > 1.8]  # the mode at angle 0 only
+    assert gan.mode_coverage(collapsed)[0] == 1

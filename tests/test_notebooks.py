@@ -1,6 +1,7 @@
 """Every notebook: the companion's conventions, and a papermill run at smoke scale whose recorded
 metrics are checked (each notebook writes its key numbers with lec16.record_metrics)."""
 
+import base64
 import json
 import math
 import re
@@ -59,8 +60,15 @@ def test_parameters_and_checked_cells(path):
     assert re.search(
         r"^scale = lec16\.default_scale\(\)", _source(params[0]), re.MULTILINE
     ), "parameters set `scale`"
-    checked = [c for c in cells if "# NBVAL_CHECK_OUTPUT" in _source(c)]
-    assert checked, "at least one `# NBVAL_CHECK_OUTPUT` cell"
+    checked = [
+        c
+        for c in cells
+        if "nbval-check-output" in c.get("metadata", {}).get("tags", [])
+    ]
+    assert checked, "at least one cell tagged `nbval-check-output`"
+    assert not any("NBVAL" in _source(c) for c in cells), (
+        "nbval markers are cell tags (`nbval-check-output`), never comments the book shows"
+    )
     for cell in checked:
         assert cell.get("outputs"), (
             "a checked cell must have committed output to compare"
@@ -93,6 +101,34 @@ def test_committed_outputs_come_from_one_clean_run(path):
     assert not scale_lines or "scale=default" in "".join(scale_lines[0]["text"]), (
         "committed at default scale"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_outputs_and_figures_fit_the_book_column(path):
+    """Printed lines fit 88 columns; figures are drawn at the column width (lec16.plots) with
+    fonts of 9 pt and up, so the book never shrinks them (the browser test measures it too)."""
+    from lec16 import plots
+
+    for cell in _cells(path):
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("text", "")) or "".join(
+                out.get("data", {}).get("text/plain", "")
+                if "text/html" not in out.get("data", {})
+                else ""
+            )
+            long = [line for line in text.splitlines() if len(line) > 88]
+            assert not long, f"printed lines over 88 columns: {long[:2]}"
+            png = out.get("data", {}).get("image/png")
+            if png:
+                width = int.from_bytes(base64.b64decode(png)[16:20], "big")
+                assert width <= plots.MAX_FIGURE_PX + 1, (
+                    f"a {width} px figure is wider than the column: "
+                    "use lec16.plots.subplots, or split it"
+                )
+        source = _source(cell)
+        for size in re.findall(r"fontsize=(\d+(?:\.\d+)?)", source):
+            assert float(size) >= plots.MIN_FONT_POINTS, f"fontsize={size} is too small"
+        assert not re.search(r"\bdpi=", source), "the figure style sets the dpi"
 
 
 # --- papermill at smoke scale, with the metrics each notebook records -------------------------
@@ -182,10 +218,11 @@ def check_iwae(m):
     assert all(
         _finite(v) and v < m["untrained_nll"] - 100 for v in m["nll"].values()
     ), "no better than untrained"
-    lk = m["lk_means"]  # L_k for k = 1, 5, 50, 500, 5000 on the trained IWAE
-    assert all(b > a for a, b in zip(lk, lk[1:])), (
-        "L_k must rise with k on a trained model"
-    )
+    for key, lk in m["lk_means"].items():  # L_k, k = 1, 5, 50, 500, 5000, fresh samples
+        assert all(b > a for a, b in zip(lk, lk[1:])), (
+            f"L_k must rise with k on the trained model {key}: {lk}"
+        )
+    assert all(_finite(se) and se > 0 for se in m["nll_se"].values())
 
 
 def check_gan_theory(m):
@@ -195,6 +232,13 @@ def check_gan_theory(m):
         "the trained D is no closer to D* than D = 1/2"
     )
     assert m["v_net"] - m["v_half"] > 0.5 * (m["v_star"] - m["v_half"])
+    assert m["gradient_ratio"] > 10 and m["d_on_fakes"] < 0.05, (
+        "the saturating loss's gradient must vanish when D wins"
+    )
+    assert m["coverage"]["data"][0] == 8, "the mode-coverage metric misses real modes"
+    assert (
+        m["coverage"]["non-saturating, k=1"][1] > m["coverage"]["untrained G"][1] + 0.2
+    ), "the ring GAN is no better than its untrained generator"
     assert m["jsd_final"] < 0.5 * m["jsd_initial"], (
         "the 1-D GAN did not approach p_data"
     )
@@ -216,7 +260,13 @@ def check_gan_mnist(m):
     assert m["classifier_accuracy"] > 0.97, (
         "the feature classifier should be a good MNIST classifier"
     )
-    assert 0 <= m["reference_frechet"] < 20
+    for data_name, reference in m["references"].items():  # real held-out images
+        assert 0 <= reference["frechet"] < 20 and _finite(reference["parzen"]), (
+            data_name
+        )
+    assert all(r > 0.5 for r in m["memorisation"].values()), (
+        "samples sit far closer to the training set than held-out digits: memorised"
+    )
     for name, run in m["runs"].items():
         assert _finite(run["parzen"], run["frechet"], run["sigma"], run["diversity"]), (
             name
@@ -234,6 +284,8 @@ def check_lapgan(m):
     for name, run in m["metrics"].items():
         assert _finite(run["parzen"], run["frechet"], run["diversity"]), name
         _assert_beats_untrained(name, run)
+    assert 0 <= m["reference"]["frechet"] < 20, "real held-out digits must score near 0"
+    assert all(_finite(a["frechet"], a["parzen"]) for a in m["ablation"].values())
 
 
 METRIC_CHECKS = {
