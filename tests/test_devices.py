@@ -198,6 +198,7 @@ CASES = {
     "evaluation.parzen_protocol_split": lambda dev: evaluation.parzen_protocol_split(
         _on(dev, 51_002, 1, 2, 2)
     ),
+    "gan.ring_of_gaussians": lambda dev: gan.ring_of_gaussians(5, device=dev),
     "iwae.bounds_by_k": lambda dev: iwae.bounds_by_k(
         _small_vae(dev), _on(dev, 3, 784, binary=True), ks=(1, 2, 4), chunk=3
     ),
@@ -301,6 +302,7 @@ NOT_ON_META = {
     "em.EMResult": "a record of floats",
     "em.init_params": "torch.cov has no meta kernel (test_em checks its device on the CPU)",
     "iwae.active_units": "returns the count as an int",
+    "gan.mode_coverage": "returns Python numbers (test_gan checks it on the CPU)",
     "data.binarized_test_set": "draws on a CPU generator (same digits on every device); "
     "test_data checks it returns on the input's device",
     "vae.ExactQuantities": "a record of floats and the grid",
