@@ -68,6 +68,7 @@ run-all: $(STAMP) data
 	for nb in notebooks/*.ipynb; do $(MAKE) run NB=$$nb || exit 1; done
 
 bench: $(STAMP) data
+	$(BIN)/pip install -q -c constraints.txt -r bench/requirements.txt
 	$(BIN)/python -m bench
 
 clean:

@@ -30,6 +30,7 @@ import math
 import os
 import random
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -516,17 +517,23 @@ def fit(
         record["seconds"] = round(elapsed, 3)
         history.records.append(record)
         if show_bar or (epoch + 1) % log_epochs == 0 or epoch + 1 == epochs:
-            shown = "  ".join(
+            metrics = [
                 f"{k} {v:.4g}"
                 for k, v in record.items()
                 if k not in ("epoch", "seconds")
-            )
-            line = f"{desc} epoch {epoch + 1}/{epochs}  {shown}  ({elapsed:.0f} s)"
+            ]
+            line = f"{desc} epoch {epoch + 1}/{epochs}  {'  '.join(metrics)}  ({elapsed:.0f} s)"
             if (
                 len(line) > 88
-            ):  # the book's code column: the metrics on a line of their own
+            ):  # the book's code column: metrics on indented lines of their own
+                rows = textwrap.wrap(
+                    "  ".join(m.replace(" ", "\0") for m in metrics),
+                    84,
+                    break_long_words=False,
+                )
                 line = (
-                    f"{desc} epoch {epoch + 1}/{epochs} ({elapsed:.0f} s):\n    {shown}"
+                    f"{desc} epoch {epoch + 1}/{epochs} ({elapsed:.0f} s):"
+                    + "".join("\n    " + row.replace("\0", " ") for row in rows)
                 )
             print(line, file=sys.stderr if show_bar else sys.stdout)
         if path is not None:

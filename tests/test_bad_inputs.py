@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import lec16
-from lec16 import data, em, evaluation, gan, iwae, lapgan, train, vae, vi
+from lec16 import data, em, evaluation, gan, iwae, lapgan, ssvae, train, vae, vi
 
 TABLE = Path(__file__).with_name("bad_inputs.md")
 SCRATCH = Path(tempfile.gettempdir()) / "lec16-bad-inputs"
@@ -52,6 +52,28 @@ def _linear_step(module):
         return {"loss": loss}
 
     return step
+
+
+def _labels(n=20):
+    return torch.arange(n) % 10
+
+
+def _m2_resumed_with_another_alpha():
+    """Train a tiny M2 for one epoch, then ask to resume its checkpoint with another alpha."""
+    SCRATCH.mkdir(exist_ok=True)
+    path = SCRATCH / "m2.pt"
+    path.unlink(missing_ok=True)
+    x, y = _binary(20, 6), _labels(20)
+
+    def run(alpha):
+        model = ssvae.M2(x_dim=6, z_dim=2, hidden=8)
+        config = ssvae.SSLConfig(
+            epochs=1, batch_size=10, labelled_batch=10, alpha=alpha
+        )
+        ssvae.train_m2(model, (x, y), x, (x, y), config, checkpoint=path)
+
+    run(0.1)
+    run(0.5)
 
 
 def _checkpoint(name, config=None, module=None):
@@ -450,6 +472,54 @@ CASES = [
         lambda: data.load_mnist("train", root=SCRATCH / "empty"),
         data.DataError,
         r"MNIST is not usable",
+    ),
+    (
+        "ssvae.balanced_labels(y, 105): not a multiple of the classes",
+        lambda: ssvae.balanced_labels(_labels(), 105, seed=0),
+        ValueError,
+        r"pick a multiple of 10",
+    ),
+    (
+        "ssvae.balanced_labels: more labels per class than the class has",
+        lambda: ssvae.balanced_labels(_labels(), 30, seed=0),
+        ValueError,
+        r"class 0 has 2 examples, fewer than the 3 per class",
+    ),
+    (
+        "M2.labelled_bound with one-hot labels",
+        lambda: ssvae.M2(x_dim=6).labelled_bound(_binary(2, 6), torch.eye(10)[:2]),
+        ValueError,
+        r"1-D integer tensor of 2 class indices.*pass y.argmax\(-1\)",
+    ),
+    (
+        "M2.labelled_bound with label 10 of 10 classes",
+        lambda: ssvae.M2(x_dim=6).labelled_bound(_binary(2, 6), torch.tensor([3, 10])),
+        ValueError,
+        r"labels must lie in 0..9, got values from 3 to 10",
+    ),
+    (
+        "M2 on 28x28 images built for M1's 40-dimensional codes",
+        lambda: ssvae.M2(x_dim=40).unlabelled_bound(torch.rand(2, 1, 28, 28)),
+        ValueError,
+        r"M2 expects examples of 40 features .* x_dim=784",
+    ),
+    (
+        "M2(likelihood='poisson')",
+        lambda: ssvae.M2(likelihood="poisson"),
+        ValueError,
+        r"likelihood='poisson' is not valid; choose one of: 'bernoulli', 'gaussian'",
+    ),
+    (
+        "SSLConfig(alpha=0)",
+        lambda: ssvae.SSLConfig(alpha=0),
+        ValueError,
+        r"alpha must be a positive finite number, got 0",
+    ),
+    (
+        "train_m2 resuming a checkpoint written with another alpha",
+        _m2_resumed_with_another_alpha,
+        train.CheckpointError,
+        r"written by another configuration; differing fields: .*alpha",
     ),
 ]
 

@@ -17,7 +17,19 @@ import pytest
 import torch
 from torch import distributions as D
 
-from lec16 import autoencoder, data, em, evaluation, expfam, gan, iwae, lapgan, vae, vi
+from lec16 import (
+    autoencoder,
+    data,
+    em,
+    evaluation,
+    expfam,
+    gan,
+    iwae,
+    lapgan,
+    ssvae,
+    vae,
+    vi,
+)
 
 DEVICES = ["meta", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 MODULES = [
@@ -32,6 +44,7 @@ MODULES = [
     "lec16.lapgan",
     "lec16.plots",
     "lec16.scales",
+    "lec16.ssvae",
     "lec16.train",
     "lec16.vae",
     "lec16.vi",
@@ -46,6 +59,26 @@ def _on(dev, *shape, dtype=torch.float32, positive=False, binary=False):
 
 def _small_vae(dev, latent=2, **kw):
     return vae.VAE(vae.VAEConfig(hidden=8, latent=latent, **kw)).to(dev)
+
+
+def _small_m2(dev, likelihood="bernoulli"):
+    return ssvae.M2(x_dim=6, y_dim=3, z_dim=2, hidden=8, likelihood=likelihood).to(dev)
+
+
+def _m2_outputs(dev):
+    outputs = []
+    for likelihood in ssvae.LIKELIHOODS:
+        m = _small_m2(dev, likelihood)
+        x, y = _on(dev, 4, 6, binary=True), torch.tensor([0, 1, 2, 0], device=dev)
+        outputs += [
+            m.classify(x),
+            m.labelled_bound(x, y),
+            m.class_bounds(x),
+            m.unlabelled_bound(x),
+            *m.encode(x, y),
+            m.generate(_on(dev, 4, 2), y),
+        ]
+    return outputs
 
 
 def _gmm(dev):
@@ -246,6 +279,27 @@ CASES = {
         )
         for t in part
     ],
+    # ssvae
+    "ssvae.classifier_network": lambda dev: ssvae.classifier_network(6, 8).to(dev)(
+        _on(dev, 3, 6)
+    ),
+    "ssvae.M2": lambda dev: _m2_outputs(dev),
+    "ssvae.objective": lambda dev: list(
+        ssvae.objective(
+            _small_m2(dev),
+            _on(dev, 3, 6, binary=True),
+            torch.tensor([0, 1, 2], device=dev),
+            _on(dev, 4, 6, binary=True),
+            3,
+            4,
+        ).values()
+    ),
+    "ssvae.m1_codes": lambda dev: ssvae.m1_codes(
+        _small_vae(dev), _on(dev, 5, 784), batch_size=2
+    ),
+    "ssvae.active_dims": lambda dev: ssvae.active_dims(_on(dev, 5, 4)),
+    "ssvae.code_means": lambda dev: ssvae.code_means(_on(dev, 5, 4)),
+    "ssvae.sample_codes": lambda dev: ssvae.sample_codes(_on(dev, 5, 4)),
     # vae
     "vae.gaussian_kl": lambda dev: vae.gaussian_kl(_on(dev, 3, 2), _on(dev, 3, 2)),
     "vae.reparametrize": lambda dev: vae.reparametrize(
@@ -317,6 +371,16 @@ NOT_ON_META = {
     "gan.train_gan": "trains (the engine's device handling is tested in test_train and by the notebooks)",
     "lapgan.train_lapgan": "trains (as gan.train_gan)",
     "vae.VAEConfig": "a dataclass of numbers",
+    "ssvae.M2Config": "a dataclass of numbers",
+    "ssvae.SSLConfig": "a dataclass of numbers",
+    "ssvae.balanced_labels": "draws per class on the CPU (test_ssvae checks it returns on the "
+    "labels' device)",
+    "ssvae.check_labels": "checks dtype, shape and range only",
+    "ssvae.keep_dims": "a boolean mask has a data-dependent shape, which meta cannot run "
+    "(test_ssvae checks it on the CPU)",
+    "ssvae.error_rate": "returns a Python float",
+    "ssvae.train_m2": "trains (as vae.train_vae)",
+    "ssvae.train_supervised": "trains (as vae.train_vae)",
     "vae.TrainConfig": "a dataclass of numbers",
     "vae.check_features": "checks shapes only",
     "vae.burda_lr_factor": "a float of the epoch",

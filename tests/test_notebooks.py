@@ -288,6 +288,18 @@ def check_lapgan(m):
     assert all(_finite(a["frechet"], a["parzen"]) for a in m["ablation"].values())
 
 
+def check_semi_supervised(m):
+    assert all(gap < 1e-12 for gap in m["gaps"].values()), m["gaps"]
+    models = ("baseline", "M1 + SVM", "M2", "M1+M2")
+    assert {key.split("|")[0] for key in m["errors"]} == set(models)
+    assert "|100" in "".join(m["errors"]), "the slide's first row, 100 labels, is run"
+    for key, error in m["errors"].items():
+        assert _finite(error) and error < m["untrained_error"] - 30, (
+            f"{key}: {error} % is no better than the untrained network"
+        )
+    assert 0 < m["active_dims"] <= 50
+
+
 METRIC_CHECKS = {
     name[len("check_") :]: fn
     for name, fn in globals().items()

@@ -430,3 +430,19 @@ def test_metrics_are_read_once_per_log_interval_and_averaged_exactly():
         modules={"m": model},
     )
     assert history["loss"] == [pytest.approx(7.5 / 3)] and history["n"] == [1.0]
+
+
+def test_long_log_lines_wrap_their_metrics_to_the_book_column(capsys):
+    model = torch.nn.Linear(2, 1)
+    names = [f"metric_with_a_long_name_{i}" for i in range(6)]
+
+    def step(batch):
+        return {
+            "loss": model(batch).pow(2).mean(),
+            **{n: torch.tensor(1.5) for n in names},
+        }
+
+    train.fit(step, [torch.zeros(2, 2)], 1, modules={"m": model}, progress=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 2 and all(len(line) <= 88 for line in lines), lines
+    assert all(f"{n} 1.5" in "\n".join(lines) for n in names), "a metric split apart"
