@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import lec16
-from lec16 import data, em, evaluation, gan, iwae, lapgan, ssvae, train, vae, vi
+from lec16 import data, em, evaluation, flows, gan, iwae, lapgan, ssvae, train, vae, vi
 
 TABLE = Path(__file__).with_name("bad_inputs.md")
 SCRATCH = Path(tempfile.gettempdir()) / "lec16-bad-inputs"
@@ -520,6 +520,48 @@ CASES = [
         _m2_resumed_with_another_alpha,
         train.CheckpointError,
         r"written by another configuration; differing fields: .*alpha",
+    ),
+    (
+        "flows.energy('U5', z)",
+        lambda: flows.energy("U5", torch.zeros(3, 2)),
+        ValueError,
+        r"name='U5' is not valid; choose one of: 'U1', 'U2', 'U3', 'U4'",
+    ),
+    (
+        "flows.energy on 3-D points",
+        lambda: flows.energy("U1", torch.zeros(3, 3)),
+        ValueError,
+        r"expects a batch of 2-dimensional points, shape \(n, 2\); got \(3, 3\)",
+    ),
+    (
+        "PlanarFlow(2) on a single point without a batch dimension",
+        lambda: flows.PlanarFlow(2)(torch.zeros(2)),
+        ValueError,
+        r"PlanarFlow expects a batch of 2-dimensional points",
+    ),
+    (
+        "NICE(dim=1)",
+        lambda: flows.NICE(1),
+        ValueError,
+        r"NICE needs dim >= 2",
+    ),
+    (
+        "planar_flow(2, k=-1)",
+        lambda: flows.planar_flow(2, -1),
+        ValueError,
+        r"k must be a non-negative int",
+    ),
+    (
+        "EnergyFitConfig(steps=2500, steps_per_epoch=1000)",
+        lambda: flows.EnergyFitConfig(steps=2500, steps_per_epoch=1000),
+        ValueError,
+        r"steps=2500 must be a multiple of steps_per_epoch=1000",
+    ),
+    (
+        "NICE(prior='laplace')",
+        lambda: flows.NICE(4, prior="laplace"),
+        ValueError,
+        r"prior='laplace' is not valid; choose one of: 'logistic', 'gaussian'",
     ),
 ]
 

@@ -23,6 +23,7 @@ from lec16 import (
     em,
     evaluation,
     expfam,
+    flows,
     gan,
     iwae,
     lapgan,
@@ -39,6 +40,7 @@ MODULES = [
     "lec16.em",
     "lec16.evaluation",
     "lec16.expfam",
+    "lec16.flows",
     "lec16.gan",
     "lec16.iwae",
     "lec16.lapgan",
@@ -59,6 +61,18 @@ def _on(dev, *shape, dtype=torch.float32, positive=False, binary=False):
 
 def _small_vae(dev, latent=2, **kw):
     return vae.VAE(vae.VAEConfig(hidden=8, latent=latent, **kw)).to(dev)
+
+
+def _nice_outputs(dev):
+    model = flows.NICE(4, n_couplings=2, hidden=8, depth=1).to(dev)
+    h, log_det = model(_on(dev, 3, 4))
+    return [
+        h,
+        log_det,
+        model.inverse(h),
+        model.log_prob(_on(dev, 3, 4)),
+        model.sample(2),
+    ]
 
 
 def _small_m2(dev, likelihood="bernoulli"):
@@ -279,6 +293,29 @@ CASES = {
         )
         for t in part
     ],
+    # flows
+    "flows.PlanarFlow": lambda dev: flows.PlanarFlow(2).to(dev)(_on(dev, 3, 2)),
+    "flows.RadialFlow": lambda dev: flows.RadialFlow(2).to(dev)(_on(dev, 3, 2)),
+    "flows.Flow": lambda dev: flows.Flow([flows.PlanarFlow(2), flows.RadialFlow(2)]).to(
+        dev
+    )(_on(dev, 3, 2)),
+    "flows.planar_flow": lambda dev: flows.planar_flow(2, 2).to(dev)(_on(dev, 3, 2)),
+    "flows.FlowDistribution": lambda dev: flows.FlowDistribution(
+        D.Independent(
+            D.Normal(torch.zeros(2, device=dev), torch.ones(2, device=dev)), 1
+        ),
+        flows.planar_flow(2, 2).to(dev),
+    ).rsample_with_log_prob(4),
+    "flows.logistic": lambda dev: flows.logistic(dev).rsample((3,)),
+    "flows.NICE": lambda dev: _nice_outputs(dev),
+    "flows.free_energy": lambda dev: flows.free_energy(
+        flows.NICE(2, 2, hidden=4, depth=1, prior="gaussian").to(dev),
+        lambda z: flows.energy("U1", z),
+        5,
+    ),
+    "flows.energy": lambda dev: [
+        flows.energy(n, _on(dev, 3, 2)) for n in flows.ENERGIES
+    ],
     # ssvae
     "ssvae.classifier_network": lambda dev: ssvae.classifier_network(6, 8).to(dev)(
         _on(dev, 3, 6)
@@ -372,6 +409,8 @@ NOT_ON_META = {
     "lapgan.train_lapgan": "trains (as gan.train_gan)",
     "vae.VAEConfig": "a dataclass of numbers",
     "ssvae.M2Config": "a dataclass of numbers",
+    "flows.EnergyFitConfig": "a dataclass of numbers",
+    "flows.fit_to_energy": "trains (as vae.train_vae)",
     "ssvae.SSLConfig": "a dataclass of numbers",
     "ssvae.balanced_labels": "draws per class on the CPU (test_ssvae checks it returns on the "
     "labels' device)",

@@ -1,0 +1,405 @@
+"""Normalizing flows: planar and radial flows (Rezende & Mohamed 2015), NICE (Dinh, Krueger &
+Bengio 2015), and the test energies of Rezende & Mohamed's Table 1.
+
+Slide "Normalizing Flows": a density q_0 pushed through invertible maps z_k = f_k(z_{k-1}) has
+
+    log q_K(z_K) = log q_0(z_0) - sum_k log |det df_k / dz_{k-1}|,
+
+so every flow here returns its output *and* the log-absolute-determinant of its Jacobian, per
+example, from a closed form (the tests compare each with autograd's Jacobian).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import distributions as D
+from torch import nn
+
+from lec16 import train
+from lec16.scales import check_choice, check_positive
+
+ENERGIES = ("U1", "U2", "U3", "U4")
+
+
+def _check_points(z: torch.Tensor, dim: int, who: str) -> None:
+    if z.ndim != 2 or z.shape[1] != dim:
+        raise ValueError(
+            f"{who} expects a batch of {dim}-dimensional points, shape (n, {dim}); got "
+            f"{tuple(z.shape)}"
+        )
+
+
+class PlanarFlow(nn.Module):
+    """f(z) = z + u_hat h(w^T z + b) with h = tanh (Rezende & Mohamed 2015, eq. 10), and
+
+        log |det df/dz| = log |1 + u_hat^T psi(z)|,  psi(z) = h'(w^T z + b) w   (eq. 11-12).
+
+    f is invertible when w^T u_hat >= -1 (appendix A.1). The free parameter u is mapped to
+    u_hat = u + (m(w^T u) - w^T u) w / ||w||^2 with m(x) = -1 + softplus(x), so that
+    w^T u_hat = m(w^T u) > -1 for every u and w (note the *squared* norm).
+    """
+
+    def __init__(self, dim: int, init_scale: float = 0.01):
+        super().__init__()
+        check_positive("dim", dim, integer=True)
+        self.dim = dim
+        w = torch.randn(dim) / math.sqrt(dim)
+        # u = log(e - 1) w / ||w||^2 gives w^T u = log(e - 1), m(w^T u) = 0 and u_hat = 0: the
+        # flow starts at the identity (plus init_scale noise) whatever its size; a small random u
+        # would not, since u_hat then gains -0.31 w / ||w||^2, huge for a small w
+        self.w = nn.Parameter(w)
+        self.u = nn.Parameter(
+            math.log(math.e - 1) * w / w.pow(2).sum() + init_scale * torch.randn(dim)
+        )
+        self.b = nn.Parameter(torch.zeros(()))
+
+    def u_hat(self) -> torch.Tensor:
+        wu = self.w @ self.u
+        return self.u + (F.softplus(wu) - 1 - wu) * self.w / self.w.pow(2).sum()
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _check_points(z, self.dim, "PlanarFlow")
+        u_hat = self.u_hat()
+        a = torch.tanh(z @ self.w + self.b)  # (n,)
+        psi = (1 - a.pow(2)).unsqueeze(-1) * self.w  # h'(w^T z + b) w
+        return z + a.unsqueeze(-1) * u_hat, torch.log((1 + psi @ u_hat).abs())
+
+
+class RadialFlow(nn.Module):
+    """f(z) = z + beta h(alpha, r) (z - z0) with h = 1 / (alpha + r), r = ||z - z0||
+    (Rezende & Mohamed 2015, eq. 14), and
+
+        log |det df/dz| = (d - 1) log(1 + beta h) + log(1 + beta h + beta h'(alpha, r) r).
+
+    Invertible when beta >= -alpha (appendix A.2): alpha = softplus(a) > 0 and
+    beta = -alpha + softplus(b) for free parameters a, b.
+    """
+
+    def __init__(self, dim: int, init_scale: float = 0.01):
+        super().__init__()
+        check_positive("dim", dim, integer=True)
+        self.dim = dim
+        self.z0 = nn.Parameter(init_scale * torch.randn(dim))
+        self.alpha_raw = nn.Parameter(init_scale * torch.randn(()))
+        self.beta_raw = nn.Parameter(init_scale * torch.randn(()))
+
+    def alpha_beta(self) -> tuple[torch.Tensor, torch.Tensor]:
+        alpha = F.softplus(self.alpha_raw)
+        return alpha, -alpha + F.softplus(self.beta_raw)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _check_points(z, self.dim, "RadialFlow")
+        alpha, beta = self.alpha_beta()
+        diff = z - self.z0
+        r = diff.norm(dim=-1)
+        h = 1 / (alpha + r)
+        bh = beta * h
+        log_det = (self.dim - 1) * torch.log1p(bh) + torch.log1p(
+            bh - beta * h.pow(2) * r
+        )
+        return z + bh.unsqueeze(-1) * diff, log_det
+
+
+class Flow(nn.Module):
+    """A cascade f_K o ... o f_1: ``forward(z0)`` returns z_K and sum_k log |det df_k/dz_{k-1}|."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        total = z.new_zeros(len(z))
+        for layer in self.layers:
+            z, log_det = layer(z)
+            total = total + log_det
+        return z, total
+
+
+def planar_flow(dim: int, k: int) -> Flow:
+    """K planar flows in a row (K = 0: the identity)."""
+    check_positive("dim", dim, integer=True)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise ValueError(
+            f"k must be a non-negative int (the number of flows), got {k!r}"
+        )
+    return Flow([PlanarFlow(dim) for _ in range(k)])
+
+
+class FlowDistribution(nn.Module):
+    """q_K: a base distribution q_0 pushed through a :class:`Flow`, sampled with its density
+
+        log q_K(z_K) = log q_0(z_0) - sum_k log |det df_k/dz_{k-1}|   (slide "Normalizing Flows").
+
+    Planar and radial flows have no closed-form inverse, so the density is known at the points
+    the flow produces: :meth:`rsample_with_log_prob` returns both (reparametrized).
+    """
+
+    def __init__(self, base: D.Distribution, flow: Flow):
+        super().__init__()
+        self.base, self.flow = base, flow
+
+    def rsample_with_log_prob(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        check_positive("n", n, integer=True)
+        z0 = self.base.rsample((n,))
+        log_q0 = self.base.log_prob(z0)
+        if log_q0.ndim == 2:  # a factorised base without Independent
+            log_q0 = log_q0.sum(-1)
+        z, log_det = self.flow(z0)
+        return z, log_q0 - log_det
+
+    def sample(self, n: int) -> torch.Tensor:
+        with torch.no_grad():
+            return self.rsample_with_log_prob(n)[0]
+
+
+def logistic(device=None, dtype=None) -> D.Distribution:
+    """The standard logistic distribution (NICE's prior for MNIST), log p(h) = -softplus(h) -
+    softplus(-h): a uniform pushed through the logit, with torch.distributions."""
+    zero = torch.zeros((), device=device, dtype=dtype or torch.get_default_dtype())
+    return D.TransformedDistribution(
+        D.Uniform(zero, zero + 1), [D.transforms.SigmoidTransform().inv]
+    )
+
+
+class NICE(nn.Module):
+    """NICE (Dinh, Krueger & Bengio 2015): ``n_couplings`` additive coupling layers with
+    alternating partitions (odd and even coordinates), y_2 = x_2 + m(x_1) (eq. 4), each m an MLP of
+    ``depth`` ReLU layers of ``hidden`` units (the paper's MNIST model: 4 couplings, 5 x 1000),
+    then the diagonal scaling h = exp(s) * y (section 3.3). log |det dh/dx| = sum_d s_d; the
+    couplings are volume preserving. The prior is the standard logistic per coordinate (the
+    paper's MNIST choice) or the standard Gaussian (its choice elsewhere).
+    """
+
+    PRIORS = ("logistic", "gaussian")
+
+    def __init__(
+        self,
+        dim: int,
+        n_couplings: int = 4,
+        hidden: int = 1000,
+        depth: int = 5,
+        prior: str = "logistic",
+    ):
+        super().__init__()
+        for name, value in (
+            ("dim", dim),
+            ("n_couplings", n_couplings),
+            ("hidden", hidden),
+            ("depth", depth),
+        ):
+            check_positive(name, value, integer=True)
+        self.prior_name = check_choice("prior", prior, self.PRIORS)
+        if dim < 2:
+            raise ValueError(
+                f"NICE needs dim >= 2 to split the coordinates in two, got {dim}"
+            )
+        self.dim = dim
+        coordinates = torch.arange(dim)
+        self.register_buffer("even", coordinates[0::2])
+        self.register_buffer("odd", coordinates[1::2])
+        self.couplings = nn.ModuleList()
+        for i in range(n_couplings):
+            kept, changed = self._halves(i)
+            sizes = [len(kept)] + [hidden] * depth
+            layers = [
+                module
+                for a, b in zip(sizes, sizes[1:])
+                for module in (nn.Linear(a, b), nn.ReLU())
+            ]
+            self.couplings.append(
+                nn.Sequential(*layers, nn.Linear(hidden, len(changed)))
+            )
+        self.log_scale = nn.Parameter(torch.zeros(dim))
+
+    def _halves(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(kept, changed) coordinates of coupling i: the partitions alternate."""
+        return (self.even, self.odd) if i % 2 == 0 else (self.odd, self.even)
+
+    def _couple(self, i: int, x: torch.Tensor, sign: int) -> torch.Tensor:
+        kept, changed = self._halves(i)
+        shift = self.couplings[i](x.index_select(1, kept))
+        return x.index_copy(1, changed, x.index_select(1, changed) + sign * shift)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h = f(x) and log |det df/dx| per example."""
+        _check_points(x, self.dim, "NICE")
+        for i in range(len(self.couplings)):
+            x = self._couple(i, x, +1)
+        h = x * self.log_scale.exp()
+        return h, self.log_scale.sum().expand(len(x))
+
+    def inverse(self, h: torch.Tensor) -> torch.Tensor:
+        """x = f^{-1}(h): undo the scaling, then the couplings in reverse order."""
+        _check_points(h, self.dim, "NICE.inverse")
+        x = h * (-self.log_scale).exp()
+        for i in reversed(range(len(self.couplings))):
+            x = self._couple(i, x, -1)
+        return x
+
+    def prior(self) -> D.Distribution:
+        """p_H, one factor per coordinate."""
+        ref = self.log_scale
+        if self.prior_name == "logistic":
+            return logistic(ref.device, ref.dtype)
+        zero = torch.zeros((), device=ref.device, dtype=ref.dtype)
+        return D.Normal(zero, zero + 1)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) = sum_d log p_H(f_d(x)) + log |det df/dx| (the paper's eq. 3), in nats."""
+        h, log_det = self(x)
+        return self.prior().log_prob(h).sum(-1) + log_det
+
+    def rsample_with_log_prob(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x = f^{-1}(h) with h ~ p_H, and log p(x) = log p_H(h) + sum_d s_d (reparametrized)."""
+        check_positive("n", n, integer=True)
+        h = self.prior().rsample((n, self.dim))
+        return self.inverse(h), self.prior().log_prob(h).sum(-1) + self.log_scale.sum()
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        return self.rsample_with_log_prob(n)[0]
+
+
+def energy(name: str, z: torch.Tensor) -> torch.Tensor:
+    """The unnormalised densities p(z) ∝ exp(-U(z)) of Rezende & Mohamed (2015), Table 1, exactly:
+
+    U1 = 1/2 ((||z|| - 2) / 0.4)^2 - ln(e^{-1/2 ((z1 - 2)/0.6)^2} + e^{-1/2 ((z1 + 2)/0.6)^2})
+    U2 = 1/2 ((z2 - w1(z)) / 0.4)^2
+    U3 = -ln(e^{-1/2 ((z2 - w1)/0.35)^2} + e^{-1/2 ((z2 - w1 + w2)/0.35)^2})
+    U4 = -ln(e^{-1/2 ((z2 - w1)/0.4)^2} + e^{-1/2 ((z2 - w1 + w3)/0.35)^2})
+
+    with w1 = sin(2 pi z1 / 4), w2 = 3 exp(-1/2 ((z1 - 1)/0.6)^2), w3 = 3 sigma((z1 - 1)/0.3).
+    U2-U4 are not normalisable on R^2 (they do not grow along z1): bound the domain outside.
+    """
+    check_choice("name", name, ENERGIES)
+    _check_points(z, 2, f"energy {name!r}")
+    z1, z2 = z[:, 0], z[:, 1]
+    w1 = torch.sin(2 * math.pi * z1 / 4)
+    if name == "U1":
+        ring = 0.5 * ((z.norm(dim=-1) - 2) / 0.4).pow(2)
+        modes = torch.stack(
+            [-0.5 * ((z1 - 2) / 0.6).pow(2), -0.5 * ((z1 + 2) / 0.6).pow(2)]
+        )
+        return ring - torch.logsumexp(modes, 0)
+    if name == "U2":
+        return 0.5 * ((z2 - w1) / 0.4).pow(2)
+    if name == "U3":
+        w2 = 3 * torch.exp(-0.5 * ((z1 - 1) / 0.6).pow(2))
+        branches = [
+            -0.5 * ((z2 - w1) / 0.35).pow(2),
+            -0.5 * ((z2 - w1 + w2) / 0.35).pow(2),
+        ]
+    else:
+        w3 = 3 * torch.sigmoid((z1 - 1) / 0.3)
+        branches = [
+            -0.5 * ((z2 - w1) / 0.4).pow(2),
+            -0.5 * ((z2 - w1 + w3) / 0.35).pow(2),
+        ]
+    return -torch.logsumexp(torch.stack(branches), 0)
+
+
+# --- Fitting q_K to an unnormalised density (Rezende & Mohamed 2015, section 6.1) -------------
+
+
+def free_energy(
+    q: nn.Module,
+    energy_fn: Callable[[torch.Tensor], torch.Tensor],
+    n: int,
+    beta: float = 1.0,
+) -> torch.Tensor:
+    """F = E_q[log q(z) + beta U(z)] from ``n`` reparametrized samples of ``q`` (anything with
+    ``rsample_with_log_prob``); at beta = 1, F = KL(q || p) - log Z, with p = exp(-U) / Z."""
+    z, log_q = q.rsample_with_log_prob(n)
+    return (log_q + beta * energy_fn(z)).mean()
+
+
+@dataclass(frozen=True)
+class EnergyFitConfig:
+    """How to fit q_K to exp(-U): minimise the free energy with the paper's annealing
+    beta_t = min(1, 0.01 + t / anneal_steps) (they use 10,000 and RMSprop, lr 1e-5, momentum 0.9,
+    for 500,000 updates of batch 100)."""
+
+    steps: int = 10_000
+    batch_size: int = 100
+    lr: float = 1e-3
+    optimizer: str = "adam"  # or "rmsprop" (the paper's, with momentum 0.9)
+    anneal_steps: int = 10_000
+    steps_per_epoch: int = (
+        1000  # how often the free energy is evaluated and checkpointed
+    )
+    eval_samples: int = 10_000
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in (
+            "steps",
+            "batch_size",
+            "anneal_steps",
+            "steps_per_epoch",
+            "eval_samples",
+        ):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("lr", self.lr)
+        check_choice("optimizer", self.optimizer, ("adam", "rmsprop"))
+        if self.steps % self.steps_per_epoch:
+            raise ValueError(
+                f"steps={self.steps} must be a multiple of steps_per_epoch={self.steps_per_epoch}"
+            )
+
+
+class _Steps:
+    """The global step numbers of each epoch, so that the annealing resumes where it stopped."""
+
+    def __init__(self, per_epoch: int):
+        self.per_epoch, self.epoch = per_epoch, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.per_epoch
+
+    def __iter__(self):
+        return iter(
+            range(self.epoch * self.per_epoch, (self.epoch + 1) * self.per_epoch)
+        )
+
+
+def fit_to_energy(
+    q: nn.Module,
+    energy_fn: Callable[[torch.Tensor], torch.Tensor],
+    config: EnergyFitConfig,
+    checkpoint=None,
+    desc: str = "flow",
+) -> train.History:
+    """Minimise :func:`free_energy` of ``q`` against ``energy_fn`` with annealing; the free energy
+    at beta = 1 from ``eval_samples`` samples is recorded after each epoch (``free_energy``)."""
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam(q.parameters(), lr=config.lr)
+    else:
+        optimizer = torch.optim.RMSprop(q.parameters(), lr=config.lr, momentum=0.9)
+
+    def step(t):
+        beta = min(1.0, 0.01 + t / config.anneal_steps)
+        loss = free_energy(q, energy_fn, config.batch_size, beta)
+        train.optimizer_step(optimizer, loss)
+        return {"loss": loss}
+
+    return train.fit(
+        step,
+        _Steps(config.steps_per_epoch),
+        config.steps // config.steps_per_epoch,
+        modules={"q": q},
+        optimizers={"opt": optimizer},
+        evaluate=lambda: {
+            "free_energy": free_energy(q, energy_fn, config.eval_samples)
+        },
+        checkpoint=checkpoint,
+        desc=desc,
+        config={"fit": config, "q": q},
+    )
