@@ -1,4 +1,4 @@
-"""`python -m bench [engine] [vae] [ssvae]`: run the named benchmarks (all by default) and print their tables."""
+"""`python -m bench [engine] [vae] [ssvae] [flows]`: run the named benchmarks (all by default) and print their tables."""
 
 import contextlib
 import io
@@ -6,9 +6,9 @@ import sys
 
 import torch
 
-from bench import engine, ssvae, vae
+from bench import engine, flows, ssvae, vae
 
-names = sys.argv[1:] or ["engine", "vae", "ssvae"]
+names = sys.argv[1:] or ["engine", "vae", "ssvae", "flows"]
 print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 if "engine" in names:
     with contextlib.redirect_stdout(io.StringIO()):  # the engine's per-epoch lines
@@ -53,3 +53,18 @@ if "ssvae" in names:
         f"{r['pyro_seconds_per_epoch']:.1f} |"
     )
     print(f"speed-up of lec16 over Pyro: {r['speedup']:.2f}x")
+if "flows" in names:
+    with contextlib.redirect_stdout(io.StringIO()):
+        r = flows.run()
+    print(
+        f"\nPlanar flows fitted to U1 (batch {r['batch']}, Adam, annealed free energy), "
+        f"{r['device']}, {r['threads']} threads; normflows {r['normflows_version']}"
+    )
+    print(
+        "| K | lec16 ms per step | normflows ms per step | speed-up |\n|---|---|---|---|"
+    )
+    for row in r["rows"]:
+        print(
+            f"| {row['k']} | {row['lec16_ms']:.2f} | {row['normflows_ms']:.2f} | "
+            f"{row['speedup']:.2f}x |"
+        )

@@ -34,6 +34,24 @@ def _check_points(z: torch.Tensor, dim: int, who: str) -> None:
         )
 
 
+def _planar_u_hat(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """u_hat = u + (m(w^T u) - w^T u) w / ||w||^2, m(x) = -1 + softplus(x), for parameters of
+    shape (..., d): then w^T u_hat = m(w^T u) > -1 (Rezende & Mohamed 2015, appendix A.1)."""
+    wu = (w * u).sum(-1, keepdim=True)
+    return u + (F.softplus(wu) - 1 - wu) * w / w.pow(2).sum(-1, keepdim=True)
+
+
+def _planar_init(
+    shape: tuple[int, ...], init_scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(u, w) with u = log(e - 1) w / ||w||^2 + noise: then w^T u = log(e - 1), m(w^T u) = 0 and
+    u_hat = 0, so the flow starts at the identity (plus ``init_scale`` noise) whatever ||w||. A
+    small random u would not: u_hat then gains -0.31 w / ||w||^2, huge for a small w."""
+    w = torch.randn(shape) / math.sqrt(shape[-1])
+    u = math.log(math.e - 1) * w / w.pow(2).sum(-1, keepdim=True)
+    return u + init_scale * torch.randn(shape), w
+
+
 class PlanarFlow(nn.Module):
     """f(z) = z + u_hat h(w^T z + b) with h = tanh (Rezende & Mohamed 2015, eq. 10), and
 
@@ -41,26 +59,20 @@ class PlanarFlow(nn.Module):
 
     f is invertible when w^T u_hat >= -1 (appendix A.1). The free parameter u is mapped to
     u_hat = u + (m(w^T u) - w^T u) w / ||w||^2 with m(x) = -1 + softplus(x), so that
-    w^T u_hat = m(w^T u) > -1 for every u and w (note the *squared* norm).
+    w^T u_hat = m(w^T u) > -1 for every u and w (note the *squared* norm). One layer, for reading
+    and checking; :class:`PlanarCascade` runs K of them faster.
     """
 
     def __init__(self, dim: int, init_scale: float = 0.01):
         super().__init__()
         check_positive("dim", dim, integer=True)
         self.dim = dim
-        w = torch.randn(dim) / math.sqrt(dim)
-        # u = log(e - 1) w / ||w||^2 gives w^T u = log(e - 1), m(w^T u) = 0 and u_hat = 0: the
-        # flow starts at the identity (plus init_scale noise) whatever its size; a small random u
-        # would not, since u_hat then gains -0.31 w / ||w||^2, huge for a small w
-        self.w = nn.Parameter(w)
-        self.u = nn.Parameter(
-            math.log(math.e - 1) * w / w.pow(2).sum() + init_scale * torch.randn(dim)
-        )
+        u, w = _planar_init((dim,), init_scale)
+        self.u, self.w = nn.Parameter(u), nn.Parameter(w)
         self.b = nn.Parameter(torch.zeros(()))
 
     def u_hat(self) -> torch.Tensor:
-        wu = self.w @ self.u
-        return self.u + (F.softplus(wu) - 1 - wu) * self.w / self.w.pow(2).sum()
+        return _planar_u_hat(self.u, self.w)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_points(z, self.dim, "PlanarFlow")
@@ -68,6 +80,39 @@ class PlanarFlow(nn.Module):
         a = torch.tanh(z @ self.w + self.b)  # (n,)
         psi = (1 - a.pow(2)).unsqueeze(-1) * self.w  # h'(w^T z + b) w
         return z + a.unsqueeze(-1) * u_hat, torch.log((1 + psi @ u_hat).abs())
+
+
+class PlanarCascade(nn.Module):
+    """K planar flows (:class:`PlanarFlow`, the same maps) with their parameters stacked, (K, d):
+    every u_hat and w^T u_hat = m(w^T u) is computed in one pass, each layer then costs a
+    matrix-vector product and a few elementwise operations, and log |1 + (1 - a^2) w^T u_hat| of
+    all layers is taken at once. About 2-3 times faster than K separate layers on a CPU
+    (``bench/flows.py``)."""
+
+    def __init__(self, dim: int, k: int, init_scale: float = 0.01):
+        super().__init__()
+        check_positive("dim", dim, integer=True)
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise ValueError(
+                f"k must be a non-negative int (the number of flows), got {k!r}"
+            )
+        self.dim, self.k = dim, k
+        u, w = _planar_init((k, dim), init_scale)
+        self.u, self.w = nn.Parameter(u), nn.Parameter(w)
+        self.b = nn.Parameter(torch.zeros(k))
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _check_points(z, self.dim, "PlanarCascade")
+        if self.k == 0:
+            return z, z.new_zeros(len(z))
+        u_hat = _planar_u_hat(self.u, self.w)
+        w_u_hat = (self.w * u_hat).sum(-1)  # = m(w^T u) > -1
+        dets = []
+        for w, b, uh, c in zip(self.w, self.b, u_hat, w_u_hat):
+            a = torch.tanh(z @ w + b)
+            z = torch.addcmul(z, a.unsqueeze(-1), uh)
+            dets.append(1 + (1 - a * a) * c)  # 1 + u_hat^T psi(z)
+        return z, torch.stack(dets, -1).abs().log().sum(-1)
 
 
 class RadialFlow(nn.Module):
@@ -120,14 +165,9 @@ class Flow(nn.Module):
         return z, total
 
 
-def planar_flow(dim: int, k: int) -> Flow:
+def planar_flow(dim: int, k: int) -> PlanarCascade:
     """K planar flows in a row (K = 0: the identity)."""
-    check_positive("dim", dim, integer=True)
-    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-        raise ValueError(
-            f"k must be a non-negative int (the number of flows), got {k!r}"
-        )
-    return Flow([PlanarFlow(dim) for _ in range(k)])
+    return PlanarCascade(dim, k)
 
 
 class FlowDistribution(nn.Module):
@@ -139,7 +179,7 @@ class FlowDistribution(nn.Module):
     the flow produces: :meth:`rsample_with_log_prob` returns both (reparametrized).
     """
 
-    def __init__(self, base: D.Distribution, flow: Flow):
+    def __init__(self, base: D.Distribution, flow: nn.Module):
         super().__init__()
         self.base, self.flow = base, flow
 

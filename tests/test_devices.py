@@ -295,6 +295,9 @@ CASES = {
     ],
     # flows
     "flows.PlanarFlow": lambda dev: flows.PlanarFlow(2).to(dev)(_on(dev, 3, 2)),
+    "flows.PlanarCascade": lambda dev: flows.PlanarCascade(2, 3).to(dev)(
+        _on(dev, 3, 2)
+    ),
     "flows.RadialFlow": lambda dev: flows.RadialFlow(2).to(dev)(_on(dev, 3, 2)),
     "flows.Flow": lambda dev: flows.Flow([flows.PlanarFlow(2), flows.RadialFlow(2)]).to(
         dev

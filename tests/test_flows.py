@@ -155,3 +155,18 @@ def test_fit_to_energy_lowers_the_kl_and_resumes(tmp_path):
         checkpoint=tmp_path / "q.pt",
     )
     assert again.last == history.last
+
+
+def test_the_planar_cascade_is_the_chain_of_planar_layers_with_the_same_parameters():
+    torch.manual_seed(1)
+    cascade = flows.PlanarCascade(3, 5, init_scale=1.0).double()
+    chain = flows.Flow([flows.PlanarFlow(3) for _ in range(5)]).double()
+    with torch.no_grad():
+        for i, layer in enumerate(chain.layers):
+            layer.w.copy_(cascade.w[i])
+            layer.u.copy_(cascade.u[i])
+            layer.b.copy_(cascade.b[i])
+    z = torch.randn(7, 3, dtype=torch.float64)
+    (a, log_a), (b, log_b) = cascade(z), chain(z)
+    assert torch.allclose(a, b, atol=1e-12) and torch.allclose(log_a, log_b, atol=1e-12)
+    assert torch.allclose(log_a, _autograd_log_det(cascade, z), atol=1e-10)
