@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import distributions as D
 from torch import nn
 
-from lec16 import train
+from lec16 import data, train
 from lec16.scales import check_choice, check_positive
 
 ENERGIES = ("U1", "U2", "U3", "U4")
@@ -442,4 +442,92 @@ def fit_to_energy(
         checkpoint=checkpoint,
         desc=desc,
         config={"fit": config, "q": q},
+    )
+
+
+# --- NICE on MNIST (Dinh et al. 2015, section 5.1) --------------------------------------------
+
+LOG_256 = math.log(256)
+
+
+def dequantize(
+    x: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """The paper's dequantisation: 8-bit intensities ``x`` in {0, 1/255, ..., 1} become
+    (255 x + u) / 256 with u ~ U(0, 1), a continuous variable in [0, 1]."""
+    noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return (torch.round(x * 255) + noise) / 256
+
+
+def bits_per_dim(log_likelihood: float, dim: int) -> float:
+    """Bits per dimension of 8-bit data from a log-likelihood in nats of its dequantised version in
+    [0, 1]^dim: the density on [0, 1] is 256^dim times the one on [0, 256], so
+    bits/dim = -(log p - dim log 256) / (dim log 2)."""
+    return -(log_likelihood - dim * LOG_256) / (dim * math.log(2))
+
+
+@dataclass(frozen=True)
+class NiceConfig:
+    """How to train NICE by maximum likelihood (the paper: Adam, lr 1e-3, beta1 0.9, beta2 0.01,
+    eps 1e-4, batch 200, on dequantised data)."""
+
+    epochs: int = 10
+    batch_size: int = 200
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.01)
+    eps: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("lr", self.lr)
+        check_positive("eps", self.eps)
+
+
+@torch.no_grad()
+def mean_log_likelihood(
+    model: NICE, x: torch.Tensor, batch_size: int = 1000
+) -> torch.Tensor:
+    """Mean log p(x) in nats over ``x`` (already dequantised), in batches."""
+    return torch.cat(
+        [model.log_prob(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    ).mean()
+
+
+def train_nice(
+    model: NICE,
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    config: NiceConfig,
+    checkpoint=None,
+    desc: str = "NICE",
+) -> train.History:
+    """Maximise the mean log-likelihood of freshly dequantised training images (one `fit`); the
+    test log-likelihood (nats, ``x_test`` dequantised once by the caller) after each epoch."""
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps
+    )
+    batches = data.Batches(
+        x_train.flatten(1),
+        batch_size=config.batch_size,
+        seed=config.seed,
+        transform=dequantize,
+    )
+
+    def step(batch):
+        loss = -model.log_prob(batch[0]).mean()
+        train.optimizer_step(optimizer, loss)
+        return {"loss": loss}
+
+    return train.fit(
+        step,
+        batches,
+        config.epochs,
+        modules={"model": model},
+        optimizers={"opt": optimizer},
+        evaluate=lambda: {"test_ll": mean_log_likelihood(model, x_test.flatten(1))},
+        checkpoint=checkpoint,
+        desc=desc,
+        config={"train": config, "model": model, "n_train": len(x_train)},
     )

@@ -316,6 +316,10 @@ CASES = {
         lambda z: flows.energy("U1", z),
         5,
     ),
+    "flows.dequantize": lambda dev: flows.dequantize(_on(dev, 3, 4)),
+    "flows.mean_log_likelihood": lambda dev: flows.mean_log_likelihood(
+        flows.NICE(4, 2, hidden=4, depth=1).to(dev), _on(dev, 5, 4), batch_size=2
+    ),
     "flows.energy": lambda dev: [
         flows.energy(n, _on(dev, 3, 2)) for n in flows.ENERGIES
     ],
@@ -414,6 +418,9 @@ NOT_ON_META = {
     "ssvae.M2Config": "a dataclass of numbers",
     "flows.EnergyFitConfig": "a dataclass of numbers",
     "flows.fit_to_energy": "trains (as vae.train_vae)",
+    "flows.train_nice": "trains (as vae.train_vae)",
+    "flows.NiceConfig": "a dataclass of numbers",
+    "flows.bits_per_dim": "a float of a float",
     "ssvae.SSLConfig": "a dataclass of numbers",
     "ssvae.balanced_labels": "draws per class on the CPU (test_ssvae checks it returns on the "
     "labels' device)",

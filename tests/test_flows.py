@@ -170,3 +170,14 @@ def test_the_planar_cascade_is_the_chain_of_planar_layers_with_the_same_paramete
     (a, log_a), (b, log_b) = cascade(z), chain(z)
     assert torch.allclose(a, b, atol=1e-12) and torch.allclose(log_a, log_b, atol=1e-12)
     assert torch.allclose(log_a, _autograd_log_det(cascade, z), atol=1e-10)
+
+
+def test_dequantisation_and_bits_per_dim():
+    x = torch.tensor([[0.0, 1 / 255, 1.0]])
+    d = flows.dequantize(x.expand(1000, 3), torch.Generator().manual_seed(0))
+    assert (d[:, 0] < 1 / 256).all() and (d[:, 2] >= 255 / 256).all() and (d <= 1).all()
+    assert ((d[:, 1] >= 1 / 256) & (d[:, 1] < 2 / 256)).all()
+    assert flows.bits_per_dim(1980.50, 784) == pytest.approx(4.356, abs=1e-3)
+    assert flows.bits_per_dim(0.0, 784) == pytest.approx(
+        8.0
+    )  # uniform on [0, 1]: 8 bits

@@ -304,6 +304,7 @@ def check_normalizing_flows(m):
     assert all(gap < 1e-10 for gap in m["jacobian_gaps"].values()), m["jacobian_gaps"]
     assert m["round_trip"] < 1e-5 and abs(m["change_of_variables_mass"] - 1) < 1e-3
     assert len(m["kl"]) == 16, "U1-U4 x (K = 2, 8, 32, NICE)"
+    assert _finite(m["nice_ll"]) and m["nice_ll"] > m["nice_untrained_ll"] + 100
     for key, kl in m["kl"].items():
         assert _finite(kl) and kl < m["initial_kl"][key] - 0.1, (
             f"{key}: the fit did not beat the untrained flow"
