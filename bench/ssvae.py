@@ -23,7 +23,7 @@ from torch import nn
 
 import lec16
 from bench import clock
-from lec16 import data, ssvae
+from lec16 import data, ssvae, train
 
 X_DIM, Y_DIM, Z_DIM, HIDDEN, BATCH, ALPHA = 784, 10, 50, 500, 100, 0.1
 EPOCH_EXAMPLES = 50_000
@@ -100,10 +100,7 @@ def _batches(x, y, n_labelled, seed):
         seed=seed + 1,
         transform=data.binarize_dynamic,
     )
-    pairs = []
-    for (xu,), (xl, yl) in zip(unl, lab):
-        pairs.append((xu, xl, yl))
-    return pairs
+    return [(xu, xl, yl) for (xu,), (xl, yl) in zip(unl, lab)]
 
 
 def _time(step, pairs, steps, warmup, device):
@@ -138,9 +135,7 @@ def run(
         terms = ssvae.objective(
             model, xl, yl, xu, n_labelled, EPOCH_EXAMPLES - n_labelled, ALPHA
         )
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        optimizer.step()
+        train.optimizer_step(optimizer, terms["loss"])
 
     pyro.clear_param_store()
     pm = PyroM2(n_labelled, EPOCH_EXAMPLES).to(device)

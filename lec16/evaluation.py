@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,21 @@ def select_parzen_sigma(
         for sig in sigmas
     }
     return max(scores, key=scores.get), scores
+
+
+@torch.no_grad()
+def error_rate(
+    logits: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 2000,
+) -> float:
+    """Error (%) of a classifier (``logits``: a network, or e.g. ``model.classify``) on (x, y)."""
+    wrong = sum(
+        (logits(x[i : i + batch_size]).argmax(-1) != y[i : i + batch_size]).sum()
+        for i in range(0, len(x), batch_size)
+    )
+    return 100.0 * float(wrong) / len(x)
 
 
 class MnistFeatureNet(nn.Module):
@@ -119,15 +135,7 @@ def feature_net(
         )
         train.save_checkpoint(path, {"model": net.state_dict()})
     net.eval()
-    with torch.no_grad():
-        accuracy = (
-            torch.cat([net(x).argmax(1) for x in x_test.split(1000)])
-            .eq(y_test)
-            .float()
-            .mean()
-            .item()
-        )
-    return net, accuracy
+    return net, 1 - error_rate(net, x_test, y_test, batch_size=1000) / 100
 
 
 def as_mnist_images(images: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,6 @@ first layer of q(z | x, y) and p(x | y, z) linearly (a one-hot input is a weight
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +33,7 @@ from torch import distributions as D
 from torch import nn
 
 from lec16 import data, train
+from lec16.evaluation import error_rate
 from lec16.scales import check_choice, check_positive
 from lec16.vae import VAE, check_features, gaussian_kl
 
@@ -252,21 +252,6 @@ def objective(
         bound = bound + n_unlabelled * terms["unlabelled_bound"]
     bound = bound / (n_labelled + n_unlabelled)
     return {"loss": -(bound + alpha * terms["log_q"]), **terms}
-
-
-@torch.no_grad()
-def error_rate(
-    logits: Callable[[torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int = 2000,
-) -> float:
-    """Error (%) of a classifier (``logits``, e.g. ``model.classify``) on (x, y)."""
-    wrong = sum(
-        (logits(x[i : i + batch_size]).argmax(-1) != y[i : i + batch_size]).sum()
-        for i in range(0, len(x), batch_size)
-    )
-    return 100.0 * float(wrong) / len(x)
 
 
 @dataclass(frozen=True)

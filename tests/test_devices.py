@@ -427,7 +427,7 @@ NOT_ON_META = {
     "ssvae.check_labels": "checks dtype, shape and range only",
     "ssvae.keep_dims": "a boolean mask has a data-dependent shape, which meta cannot run "
     "(test_ssvae checks it on the CPU)",
-    "ssvae.error_rate": "returns a Python float",
+    "evaluation.error_rate": "returns a Python float",
     "ssvae.train_m2": "trains (as vae.train_vae)",
     "ssvae.train_supervised": "trains (as vae.train_vae)",
     "vae.TrainConfig": "a dataclass of numbers",
