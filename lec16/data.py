@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from lec16 import distributed
 from lec16.scales import check_choice, check_positive
 
 
@@ -385,6 +386,11 @@ class Batches:
     permutation each pass, drawn from ``seed`` and the pass number, so a resumed run sees
     exactly the batches an uninterrupted one would. ``transform`` (e.g. :func:`binarize_dynamic`)
     is applied to the first tensor of each batch.
+
+    On several processes (:mod:`lec16.distributed`; ``rank`` and ``world_size`` default to the
+    process group's), ``batch_size`` is the *global* batch: every rank draws the same permutation
+    and takes its slice of each global batch, so N processes train on exactly the batches of one
+    (a last partial batch smaller than N is dropped, so that every rank takes the same steps).
     """
 
     def __init__(
@@ -395,6 +401,8 @@ class Batches:
         seed: int = 0,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         drop_last: bool = False,
+        rank: int | None = None,
+        world_size: int | None = None,
     ):
         if not tensors:
             raise ValueError("Batches needs at least one tensor")
@@ -408,13 +416,26 @@ class Batches:
                 + (" with drop_last=True" if n else "")
                 + "; pass more data or a smaller batch_size"
             )
+        group_rank, group_world = distributed.rank_and_world()
+        self.rank = group_rank if rank is None else rank
+        self.world_size = group_world if world_size is None else world_size
+        check_positive("world_size", self.world_size, integer=True)
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"rank must be in [0, {self.world_size}), got {self.rank}")
+        if batch_size % self.world_size:
+            raise ValueError(
+                f"batch_size={batch_size} (the global batch) must be a multiple of the "
+                f"{self.world_size} processes; use e.g. "
+                f"{batch_size - batch_size % self.world_size or self.world_size}"
+            )
         self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
         self.seed, self.transform, self.drop_last = seed, transform, drop_last
         self.epoch = 0
 
     def __len__(self) -> int:
         n = len(self.tensors[0])
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        full, rest = divmod(n, self.batch_size)
+        return full + (rest >= self.world_size and not self.drop_last)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -433,6 +454,8 @@ class Batches:
             order = torch.arange(n, device=self.tensors[0].device)
         for i in range(len(self)):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            if self.world_size > 1:
+                idx = idx.tensor_split(self.world_size)[self.rank]
             batch = [t[idx] for t in self.tensors]
             if self.transform is not None:
                 batch[0] = self.transform(batch[0])

@@ -34,7 +34,7 @@ def _check_points(z: torch.Tensor, dim: int, who: str) -> None:
         )
 
 
-def _planar_u_hat(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+def planar_u_hat(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """u_hat = u + (m(w^T u) - w^T u) w / ||w||^2, m(x) = -1 + softplus(x), for parameters of
     shape (..., d): then w^T u_hat = m(w^T u) > -1 (Rezende & Mohamed 2015, appendix A.1)."""
     wu = (w * u).sum(-1, keepdim=True)
@@ -72,7 +72,7 @@ class PlanarFlow(nn.Module):
         self.b = nn.Parameter(torch.zeros(()))
 
     def u_hat(self) -> torch.Tensor:
-        return _planar_u_hat(self.u, self.w)
+        return planar_u_hat(self.u, self.w)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_points(z, self.dim, "PlanarFlow")
@@ -105,14 +105,28 @@ class PlanarCascade(nn.Module):
         _check_points(z, self.dim, "PlanarCascade")
         if self.k == 0:
             return z, z.new_zeros(len(z))
-        u_hat = _planar_u_hat(self.u, self.w)
-        w_u_hat = (self.w * u_hat).sum(-1)  # = m(w^T u) > -1
-        dets = []
-        for w, b, uh, c in zip(self.w, self.b, u_hat, w_u_hat):
-            a = torch.tanh(z @ w + b)
-            z = torch.addcmul(z, a.unsqueeze(-1), uh)
-            dets.append(1 + (1 - a * a) * c)  # 1 + u_hat^T psi(z)
-        return z, torch.stack(dets, -1).abs().log().sum(-1)
+        return planar_steps(z, planar_u_hat(self.u, self.w), self.w, self.b)
+
+
+def planar_steps(
+    z: torch.Tensor, u_hat: torch.Tensor, w: torch.Tensor, b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """K planar maps z <- z + u_hat_k tanh(w_k^T z + b_k) and sum_k log |1 + u_hat_k^T psi_k(z)|.
+
+    Parameters have shape (..., K, d) for u_hat and w, (..., K) for b, and broadcast against z of
+    shape (..., d): (K, d) is one flow shared by every point (:class:`PlanarCascade`), (B, K, d)
+    with z of shape (S, B, d) is one flow per example, as an inference network outputs them
+    (:mod:`lec16.flow_vae`). The constraint w^T u_hat > -1 is the caller's (use ``u_hat`` from
+    :func:`planar_u_hat`)."""
+    w_u_hat = (w * u_hat).sum(-1)  # = m(w^T u) > -1
+    dets = []
+    layers = zip(w.unbind(-2), b.unbind(-1), u_hat.unbind(-2), w_u_hat.unbind(-1))
+    for w_k, b_k, u_hat_k, c_k in layers:
+        # a shared w_k is a matrix-vector product, faster than the broadcast product and sum
+        a = torch.tanh((z @ w_k if w_k.ndim == 1 else (z * w_k).sum(-1)) + b_k)
+        z = torch.addcmul(z, a.unsqueeze(-1), u_hat_k)
+        dets.append(1 + (1 - a * a) * c_k)  # 1 + u_hat^T psi(z)
+    return z, torch.stack(dets, -1).abs().log().sum(-1)
 
 
 class RadialFlow(nn.Module):

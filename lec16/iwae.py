@@ -28,13 +28,11 @@ def iwae_bound(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
 
 
 def log_weights(model: VAE, x: torch.Tensor, k: int) -> torch.Tensor:
-    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x) for k reparametrized z_i ~ q(z | x): shape (k, B)."""
+    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x) for k reparametrized z_i ~ q(z | x): shape
+    (k, B). The model's own :meth:`~lec16.vae.VAE.log_weights`, so a richer q (the flow posterior
+    of :mod:`lec16.flow_vae`) gets every bound of this module."""
     check_positive("k", k, integer=True)
-    mu, logvar = model.encode(x)
-    q = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
-    z = q.rsample((k,))
-    prior = D.Independent(D.Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1)
-    return model.decode(z).log_prob(x.flatten(1)) + prior.log_prob(z) - q.log_prob(z)
+    return model.log_weights(x, k)
 
 
 def objective(model: VAE, x: torch.Tensor, k: int, kind: str = "iwae") -> torch.Tensor:

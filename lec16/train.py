@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from lec16 import distributed
 from lec16.scales import check_positive
 
 CHECKPOINT_KEYS = (
@@ -264,8 +265,13 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"].cpu())
+def _set_rng_state(state: Mapping[str, Any], rank: int = 0) -> None:
+    """Restore the generators; rank r of several processes takes its own saved stream, or, when
+    the run had fewer processes, a stream drawn from rank 0's state and its rank."""
+    ranks = state.get("ranks", [state["torch"]])
+    torch.set_rng_state(ranks[rank if rank < len(ranks) else 0].cpu())
+    if rank >= len(ranks):
+        torch.manual_seed(int(torch.randint(2**62, ())) + rank)
     random.setstate(_as_tuple(state["python"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
@@ -409,6 +415,9 @@ def fit(
         torch.device("cpu"),
     )
 
+    rank, world = distributed.rank_and_world()
+    # the modules' own state: DDP's wrapper (lec16.distributed.wrap) adds a "module." prefix
+    own = {k: distributed.unwrap(m) for k, m in modules.items()}
     if path is not None and path.exists():
         saved = load_checkpoint(path, map_location=device, required=CHECKPOINT_KEYS)
         differences = _differences(saved["config"], run_identity)
@@ -418,20 +427,21 @@ def fit(
                 + "; ".join(differences[:8])
                 + ". Delete it or pass another checkpoint path"
             )
-        _restore("modules", modules, saved["modules"], path)
+        _restore("modules", own, saved["modules"], path)
         _restore("optimizers", optimizers, saved["optimizers"], path)
         _restore("schedulers", all_schedulers, saved["schedulers"], path)
         _restore("hooks", stateful_hooks, saved.get("hooks", {}), path)
-        _set_rng_state(saved["rng"])
+        _set_rng_state(saved["rng"], rank)
         history, start = History(saved["history"]), saved["epoch"]
-        print(f"{desc}: resumed after epoch {start}/{epochs}", file=sys.stderr)
+        if rank == 0:
+            print(f"{desc}: resumed after epoch {start}/{epochs}", file=sys.stderr)
 
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
         if amp and device.type == "cuda"
         else contextlib.nullcontext()
     )
-    show_bar = _show_progress() if progress is None else progress
+    show_bar = (_show_progress() if progress is None else progress) and rank == 0
     in_kernel = "ipykernel" in sys.modules
     # without a bar: one line per run in a notebook, about ten in a script's log
     log_epochs = epochs if in_kernel else max(1, epochs // 10)
@@ -449,8 +459,13 @@ def fit(
         n_steps, last_read = 0, 0
 
         def read(upto: int) -> dict[str, float]:
-            """One host sync: the running means, and a clear stop if the loss went non-finite."""
-            means = {k: float(v) / upto for k, v in sums.items()}
+            """One host sync (and one all-reduce on several processes): the running means over
+            steps and ranks, and a clear stop if the loss went non-finite."""
+            totals = {k: float(v) for k, v in sums.items()}
+            if world > 1:
+                values = torch.tensor(list(totals.values()), device=device)
+                totals = dict(zip(totals, distributed.mean_over_ranks(values).tolist()))
+            means = {k: v / upto for k, v in totals.items()}
             if not math.isfinite(means["loss"]):
                 steps = (
                     f"step {upto}"
@@ -516,7 +531,8 @@ def fit(
         elapsed += time.perf_counter() - tic
         record["seconds"] = round(elapsed, 3)
         history.records.append(record)
-        if show_bar or (epoch + 1) % log_epochs == 0 or epoch + 1 == epochs:
+        shown = show_bar or (epoch + 1) % log_epochs == 0 or epoch + 1 == epochs
+        if shown and rank == 0:
             metrics = [
                 f"{k} {v:.4g}"
                 for k, v in record.items()
@@ -537,14 +553,21 @@ def fit(
                 )
             print(line, file=sys.stderr if show_bar else sys.stdout)
         if path is not None:
+            rng = _rng_state()
+            # on several processes, every rank's generator, so that each resumes its own stream
+            if world > 1:
+                ranks = [None] * world
+                torch.distributed.all_gather_object(ranks, rng["torch"])
+                rng["ranks"] = ranks
+        if path is not None and rank == 0:
             save_checkpoint(
                 path,
                 {
                     "epoch": epoch + 1,
                     "config": run_identity,
                     "history": history.records,
-                    "rng": _rng_state(),
-                    "modules": {k: m.state_dict() for k, m in modules.items()},
+                    "rng": rng,
+                    "modules": {k: m.state_dict() for k, m in own.items()},
                     "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
                     "schedulers": {
                         k: s.state_dict() for k, s in all_schedulers.items()
@@ -552,6 +575,7 @@ def fit(
                     "hooks": {k: h.state_dict() for k, h in stateful_hooks.items()},
                 },
             )
+        distributed.barrier()  # no rank starts the next epoch before the checkpoint exists
     return history
 
 

@@ -104,6 +104,19 @@ class VAE(nn.Module):
         log_px = self.decode(z).log_prob(x.flatten(1).to(z.dtype))  # (S, B)
         return log_px.mean(0) - gaussian_kl(mu, logvar)
 
+    def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x, z) = log p(x | z) + log p(z) for latents z of shape (S, B, latent): (S, B)."""
+        prior = D.Independent(D.Normal(torch.zeros_like(z), torch.ones_like(z)), 1)
+        return self.decode(z).log_prob(x.flatten(1).to(z.dtype)) + prior.log_prob(z)
+
+    def log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """log w_i = log p(x, z_i) - log q(z_i | x) for k reparametrized z_i ~ q(z | x): shape
+        (k, B); their mean is the k-sample bound estimate, their log-mean-exp IWAE's L_k."""
+        mu, logvar = self.encode(x)
+        q = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
+        z = q.rsample((k,))
+        return self.log_joint(x, z) - q.log_prob(z)
+
     @torch.no_grad()
     def sample(self, n: int, mean: bool = True) -> torch.Tensor:
         """n images from the model: z ~ p(z), then the mean of p(x | z) (or a draw from it)."""

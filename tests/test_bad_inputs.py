@@ -15,7 +15,20 @@ import pytest
 import torch
 
 import lec16
-from lec16 import data, em, evaluation, flows, gan, iwae, lapgan, ssvae, train, vae, vi
+from lec16 import (
+    data,
+    em,
+    evaluation,
+    flow_vae,
+    flows,
+    gan,
+    iwae,
+    lapgan,
+    ssvae,
+    train,
+    vae,
+    vi,
+)
 
 TABLE = Path(__file__).with_name("bad_inputs.md")
 SCRATCH = Path(tempfile.gettempdir()) / "lec16-bad-inputs"
@@ -74,6 +87,18 @@ def _m2_resumed_with_another_alpha():
 
     run(0.1)
     run(0.5)
+
+
+def _flow_vae_resumed_with_other_flows():
+    """Train a tiny flow VAE for one epoch, then ask to resume its checkpoint with another K."""
+    SCRATCH.mkdir(exist_ok=True)
+    path = SCRATCH / "flow_vae.pt"
+    path.unlink(missing_ok=True)
+    x = _binary(20, 6)
+    for k in (2, 3):
+        config = flow_vae.FlowVAEConfig(x_dim=6, hidden=8, latent=2, flows=k)
+        train_config = vae.TrainConfig(epochs=1, batch_size=10)
+        vae.train_vae(flow_vae.FlowVAE(config), x, x, train_config, checkpoint=path)
 
 
 def _checkpoint(name, config=None, module=None):
@@ -520,6 +545,42 @@ CASES = [
         _m2_resumed_with_another_alpha,
         train.CheckpointError,
         r"written by another configuration; differing fields: .*alpha",
+    ),
+    (
+        "Batches with a global batch that 2 processes cannot share",
+        lambda: data.Batches(torch.zeros(10, 2), batch_size=5, rank=0, world_size=2),
+        ValueError,
+        r"batch_size=5 \(the global batch\) must be a multiple of the 2 processes; use e.g. 4",
+    ),
+    (
+        "Batches for rank 2 of 2 processes",
+        lambda: data.Batches(torch.zeros(10, 2), batch_size=4, rank=2, world_size=2),
+        ValueError,
+        r"rank must be in \[0, 2\), got 2",
+    ),
+    (
+        "FlowVAEConfig(flows=-1)",
+        lambda: flow_vae.FlowVAEConfig(flows=-1),
+        ValueError,
+        r"flows must be a non-negative int \(the number K of planar flows\), got -1",
+    ),
+    (
+        "FlowVAE built from a plain VAEConfig",
+        lambda: flow_vae.FlowVAE(vae.VAEConfig()),
+        ValueError,
+        r"FlowVAE needs a FlowVAEConfig \(a VAEConfig plus flows=K\), got VAEConfig",
+    ),
+    (
+        "FlowVAE on images of the wrong size",
+        lambda: flow_vae.FlowVAE()(torch.rand(2, 1, 14, 14)),
+        ValueError,
+        r"FlowVAE expects examples of 784 features",
+    ),
+    (
+        "train_vae resuming a flow VAE's checkpoint with another number of flows",
+        _flow_vae_resumed_with_other_flows,
+        train.CheckpointError,
+        r"written by another configuration; differing fields: .*flows",
     ),
     (
         "flows.energy('U5', z)",

@@ -20,9 +20,11 @@ from torch import distributions as D
 from lec16 import (
     autoencoder,
     data,
+    distributed,
     em,
     evaluation,
     expfam,
+    flow_vae,
     flows,
     gan,
     iwae,
@@ -37,9 +39,11 @@ MODULES = [
     "lec16",
     "lec16.autoencoder",
     "lec16.data",
+    "lec16.distributed",
     "lec16.em",
     "lec16.evaluation",
     "lec16.expfam",
+    "lec16.flow_vae",
     "lec16.flows",
     "lec16.gan",
     "lec16.iwae",
@@ -141,6 +145,14 @@ def _vae_outputs(dev):
         g(_on(dev, 3, 784)),
         g.decode(_on(dev, 3, 2)).stddev,
     ]
+
+
+def _flow_vae_outputs(dev):
+    config = flow_vae.FlowVAEConfig(x_dim=6, hidden=8, latent=2, flows=3)
+    model = flow_vae.FlowVAE(config).to(dev)
+    x = _on(dev, 3, 6, binary=True)
+    q0, u_hat, w, b = model.posterior(x)
+    return [model(x, 2), model.log_weights(x, 4), q0, u_hat, w, b, model.sample(2)]
 
 
 def _beta(dev):
@@ -302,6 +314,21 @@ CASES = {
     "flows.Flow": lambda dev: flows.Flow([flows.PlanarFlow(2), flows.RadialFlow(2)]).to(
         dev
     )(_on(dev, 3, 2)),
+    "flows.planar_steps": lambda dev: flows.planar_steps(  # one flow per example
+        _on(dev, 4, 3, 2), _on(dev, 3, 5, 2), _on(dev, 3, 5, 2), _on(dev, 3, 5)
+    ),
+    "flows.planar_u_hat": lambda dev: flows.planar_u_hat(
+        _on(dev, 5, 2), _on(dev, 5, 2)
+    ),
+    "flow_vae.FlowVAE": lambda dev: _flow_vae_outputs(dev),
+    # one process: the model and the values themselves
+    "distributed.wrap": lambda dev: distributed.wrap(torch.nn.Linear(2, 1).to(dev))(
+        _on(dev, 3, 2)
+    ),
+    "distributed.unwrap": lambda dev: distributed.unwrap(torch.nn.Linear(2, 1).to(dev))(
+        _on(dev, 3, 2)
+    ),
+    "distributed.mean_over_ranks": lambda dev: distributed.mean_over_ranks(_on(dev, 3)),
     "flows.planar_flow": lambda dev: flows.planar_flow(2, 2).to(dev)(_on(dev, 3, 2)),
     "flows.FlowDistribution": lambda dev: flows.FlowDistribution(
         D.Independent(
@@ -417,6 +444,11 @@ NOT_ON_META = {
     "vae.VAEConfig": "a dataclass of numbers",
     "ssvae.M2Config": "a dataclass of numbers",
     "flows.EnergyFitConfig": "a dataclass of numbers",
+    "flow_vae.FlowVAEConfig": "a dataclass of numbers",
+    "distributed.rank_and_world": "returns two ints",
+    "distributed.is_main": "returns a bool",
+    "distributed.init_from_env": "joins torchrun's process group (tests/test_distributed.py)",
+    "distributed.barrier": "synchronises processes; no tensors",
     "flows.fit_to_energy": "trains (as vae.train_vae)",
     "flows.train_nice": "trains (as vae.train_vae)",
     "flows.NiceConfig": "a dataclass of numbers",

@@ -309,6 +309,11 @@ def check_normalizing_flows(m):
         assert _finite(kl) and kl < m["initial_kl"][key] - 0.1, (
             f"{key}: the fit did not beat the untrained flow"
         )
+    assert m["flow_vae_gap"] < 1e-8
+    assert {"K=0", "K=0, sampled KL"} < set(m["flow_vae_bound"])
+    for k, bound in m["flow_vae_bound"].items():
+        assert _finite(bound) and bound > m["flow_vae_untrained"][k] + 100, k
+        assert m["flow_vae_log_lik"][k] >= bound - 1, "L_5000 below the bound"
 
 
 METRIC_CHECKS = {

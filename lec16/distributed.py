@@ -1,0 +1,81 @@
+"""Training on several processes with PyTorch's own engine: ``torchrun`` starts the processes,
+``torch.distributed`` connects them (NCCL on GPUs, Gloo on CPUs) and
+``DistributedDataParallel`` averages the gradients.
+
+Nothing here starts a process. Under ``torchrun --nproc_per_node N``, :func:`init_from_env`
+joins the group the launcher describes in the environment; everything else in lec16 asks
+:func:`rank_and_world` and behaves as on one process when there is no group:
+
+* :class:`lec16.data.Batches` gives every rank its slice of each global batch, from the same
+  permutation, so N processes with batches of B / N see the batches of one process with batches
+  of B (and a change of N keeps the order of the data);
+* :func:`lec16.train.fit` averages the logged metrics over the ranks, prints and writes the
+  checkpoint on rank 0 only (the modules' own state, without DDP's ``module.`` prefix, so a run
+  resumes under another N or on one process), and every rank resumes from it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(this process's rank, the number of processes): (0, 1) without a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def is_main() -> bool:
+    """True on rank 0 (and on a single process): the one that prints and writes files."""
+    return rank_and_world()[0] == 0
+
+
+def init_from_env() -> tuple[int, int]:
+    """Join the process group ``torchrun`` describes (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``
+    ...): NCCL when CUDA is available, each rank on GPU ``LOCAL_RANK``, Gloo otherwise. Without
+    those variables (a plain ``python``), nothing happens. Returns :func:`rank_and_world`."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            dist.init_process_group("nccl")
+        else:
+            dist.init_process_group("gloo")
+    return rank_and_world()
+
+
+def wrap(model: torch.nn.Module) -> torch.nn.Module:
+    """``DistributedDataParallel(model)`` inside a process group of several ranks, else the
+    model itself. Gradients are averaged over the ranks during ``backward`` of a loss computed
+    through the wrapper's ``forward``."""
+    if rank_and_world()[1] == 1:
+        return model
+    device = next(model.parameters()).device
+    return DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None
+    )
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a ``DistributedDataParallel`` wrapper (or the module itself)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def mean_over_ranks(values: torch.Tensor) -> torch.Tensor:
+    """The mean of ``values`` over the ranks (one all-reduce); ``values`` itself on one process."""
+    if rank_and_world()[1] == 1:
+        return values
+    total = values.clone()
+    dist.all_reduce(total)
+    return total / dist.get_world_size()
+
+
+def barrier() -> None:
+    """Wait for every rank (nothing on one process)."""
+    if rank_and_world()[1] > 1:
+        dist.barrier()

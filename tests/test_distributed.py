@@ -1,0 +1,83 @@
+"""Training on two CPU processes (torchrun, Gloo, DistributedDataParallel) gives the result of
+one process with the same global batch, and an interrupted two-process run resumes, on two
+processes or on one. The worker is tests/ddp_worker.py."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lec16 import data
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+EPOCHS = 4  # of 6 steps (240 examples, global batch 40)
+
+
+def _run(tmp_path, name, processes, epochs=EPOCHS, stop=None, checkpoint="run.pt"):
+    out = tmp_path / f"{name}.result.pt"
+    args = [str(out), str(tmp_path / checkpoint), str(epochs)] + (
+        [str(stop)] if stop else []
+    )
+    launcher = [sys.executable]
+    if processes > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone"]
+        launcher += ["--nproc_per_node", str(processes)]
+    done = subprocess.run(
+        launcher + [str(WORKER), *args], capture_output=True, text=True, timeout=300
+    )
+    if stop is None:
+        assert done.returncode == 0, done.stderr[-3000:]
+        return torch.load(out, weights_only=True)
+    assert done.returncode != 0 and not out.exists(), "the run was not interrupted"
+    return None
+
+
+def _close(a, b):
+    for key, value in a["model"].items():
+        assert torch.allclose(value, b["model"][key], atol=1e-5), key
+    losses_a = [r["loss"] for r in a["history"]]
+    losses_b = [r["loss"] for r in b["history"]]
+    assert losses_a == pytest.approx(losses_b, rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("one"), "one", 1)
+
+
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path, one_process):
+    _close(_run(tmp_path, "two", 2), one_process)
+
+
+def test_an_interrupted_two_process_run_resumes_on_two_or_on_one(tmp_path, one_process):
+    _run(tmp_path, "cut", 2, stop=15, checkpoint="cut.pt")  # in epoch 3 of 4
+    saved = torch.load(tmp_path / "cut.pt", weights_only=True)
+    assert saved["epoch"] == 2 and "module." not in "".join(saved["modules"]["model"])
+    (tmp_path / "copy.pt").write_bytes((tmp_path / "cut.pt").read_bytes())
+    _close(_run(tmp_path, "resumed_on_two", 2, checkpoint="cut.pt"), one_process)
+    _close(_run(tmp_path, "resumed_on_one", 1, checkpoint="copy.pt"), one_process)
+
+
+def test_each_rank_takes_its_slice_of_every_global_batch():
+    x = torch.arange(23)
+    whole = list(data.Batches(x, batch_size=6, seed=5))
+    shards = [
+        list(data.Batches(x, batch_size=6, seed=5, rank=r, world_size=3))
+        for r in range(3)
+    ]
+    assert [len(s) for s in shards] == [
+        4,
+        4,
+        4,
+    ]  # the last 5 examples: 2, 2, 1 per rank
+    for i, batch in enumerate(whole):
+        parts = [shard[i][0] for shard in shards]
+        assert torch.equal(torch.cat(parts), batch[0])
+        assert (
+            len({len(p) for p in parts[:2]}) == 1
+        )  # equal slices but for the last rank's
+    # a last batch smaller than the number of processes is dropped, on every rank
+    assert len(data.Batches(torch.arange(25), batch_size=6, world_size=3, rank=0)) == 4
+    assert len(data.Batches(torch.arange(25), batch_size=6)) == 5
