@@ -56,9 +56,10 @@ def wrap(model: torch.nn.Module) -> torch.nn.Module:
     if rank_and_world()[1] == 1:
         return model
     device = next(model.parameters()).device
-    return DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None
-    )
+    if device.type == "cuda":  # "cuda" without an index is the rank's current device
+        index = torch.cuda.current_device() if device.index is None else device.index
+        return DistributedDataParallel(model, device_ids=[index])
+    return DistributedDataParallel(model)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -83,12 +83,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def metrics_path(chapter: str) -> Path:
-    """The file of a chapter's metrics: ``<metrics_dir>/<chapter>.json``."""
-    return metrics_dir() / f"{chapter}.json"
+def metrics_path(chapter: str, directory: Path | None = None) -> Path:
+    """The file of a chapter's metrics: ``<directory or metrics_dir()>/<chapter>.json``."""
+    return Path(directory or metrics_dir()) / f"{chapter}.json"
 
 
-def record_metrics(chapter: str, metrics: Mapping[str, Any]) -> None:
+def record_metrics(
+    chapter: str, metrics: Mapping[str, Any], directory: Path | None = None
+) -> None:
     """Write a chapter's key numbers to ``<metrics_dir>/<chapter>.json`` (atomically).
 
     ``chapter`` is the chapter's slug (``"vae_mnist"``, not the notebook's number), so inserting a
@@ -108,7 +110,7 @@ def record_metrics(chapter: str, metrics: Mapping[str, Any]) -> None:
             f"record_metrics({chapter!r}): every value must be a number, string, bool, list, dict, "
             f"tensor or array ({err}); convert it, e.g. with float(...) or str(...)"
         ) from None
-    path = metrics_path(chapter)
+    path = metrics_path(chapter, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(text)

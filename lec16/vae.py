@@ -20,8 +20,8 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, train
-from lec16.scales import check_choice, check_positive
+from lec16 import data, distributed, train
+from lec16.scales import check_choice, check_positive, choose
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -174,6 +174,20 @@ class TrainConfig:
         check_choice("lr_schedule", self.lr_schedule, ("constant", "burda"))
 
 
+def scale_setup(scale: str, seed: int = 0) -> tuple[int, TrainConfig]:
+    """The MNIST VAE's training digits and :class:`TrainConfig` at each scale (the VAE chapter
+    and ``python -m lec16 train vae``). Kingma & Welling train with Adagrad up to 10^8 examples
+    (about 1,700 epochs): that is ``paper``; on 2 CPU cores, ``default`` uses Adam for 8 epochs."""
+    n_train = choose(scale, smoke=1000, default=60_000, paper=60_000)
+    config = choose(
+        scale,
+        smoke=TrainConfig(epochs=1, seed=seed),
+        default=TrainConfig(epochs=8, seed=seed),
+        paper=TrainConfig(epochs=1700, optimizer="adagrad", lr=0.02, seed=seed),
+    )
+    return n_train, config
+
+
 def burda_lr_factor(epoch: int) -> float:
     """10^(-i/7) during stage i, where stage i lasts 3^i epochs (stage 0 is the first epoch)."""
     stage, end = 0, 1
@@ -239,6 +253,9 @@ def train_vae(
         config.compiled,
         x_train.device,
     )
+    # on several processes (torchrun), DDP averages the gradients of the objective, which must
+    # then call the model's forward; on one process this is the model itself
+    parallel = distributed.wrap(model)
     optimizer = make_optimizer(model.parameters(), config)
     batches = data.Batches(
         x_train,
@@ -248,7 +265,7 @@ def train_vae(
     )
 
     def step(batch):
-        loss = -objective(model, batch[0]).mean()
+        loss = -objective(parallel, batch[0]).mean()
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 

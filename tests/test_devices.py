@@ -38,6 +38,7 @@ DEVICES = ["meta", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 MODULES = [
     "lec16",
     "lec16.autoencoder",
+    "lec16.cli",
     "lec16.data",
     "lec16.distributed",
     "lec16.em",
@@ -445,6 +446,7 @@ NOT_ON_META = {
     "ssvae.M2Config": "a dataclass of numbers",
     "flows.EnergyFitConfig": "a dataclass of numbers",
     "flow_vae.FlowVAEConfig": "a dataclass of numbers",
+    "cli.main": "the command line: arguments in, an exit status out (tests/test_cli.py)",
     "distributed.rank_and_world": "returns two ints",
     "distributed.is_main": "returns a bool",
     "distributed.init_from_env": "joins torchrun's process group (tests/test_distributed.py)",
@@ -463,6 +465,7 @@ NOT_ON_META = {
     "ssvae.train_m2": "trains (as vae.train_vae)",
     "ssvae.train_supervised": "trains (as vae.train_vae)",
     "vae.TrainConfig": "a dataclass of numbers",
+    "vae.scale_setup": "an int and a dataclass of numbers",
     "vae.check_features": "checks shapes only",
     "vae.burda_lr_factor": "a float of the epoch",
     "vae.make_optimizer": "builds a torch optimizer over given parameters",
