@@ -1,20 +1,71 @@
-"""`python -m bench [engine] [vae] [ssvae] [flows]`: run the named benchmarks (all by default) and print their tables."""
+"""`python -m bench [engine] [vae] [ssvae] [flows]`: run the named benchmarks (all by default)
+and print their tables. A run of all of them also writes the tables, with the machine they ran
+on, into README.md between the ``<!-- bench:start -->`` and ``<!-- bench:end -->`` markers."""
 
 import contextlib
 import io
+import os
+import platform
 import sys
+import time
+from pathlib import Path
 
 import torch
 
 from bench import engine, flows, ssvae, vae
 
-names = sys.argv[1:] or ["engine", "vae", "ssvae", "flows"]
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+ALL = ["engine", "vae", "ssvae", "flows"]
+names = sys.argv[1:] or ALL
+
+
+class _Tee(io.StringIO):
+    """Print as usual and keep a copy for the README."""
+
+    def write(self, text):
+        sys.__stdout__.write(text)
+        return super().write(text)
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = (
+        f", GPU {torch.cuda.get_device_name()}"
+        if torch.cuda.is_available()
+        else ", no GPU"
+    )
+    return f"{cpu}, {os.cpu_count()} cores{gpu}"
+
+
+def _blank_lines_around_tables(text: str) -> str:
+    """Markdown needs a blank line between a table and the text around it."""
+    out = []
+    for line in text.strip().splitlines():
+        if not line:
+            if out and out[-1]:
+                out.append(line)
+            continue
+        if out and out[-1] and (line.startswith("|") != out[-1].startswith("|")):
+            out.append("")
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+copy = _Tee()
+stdout, sys.stdout = sys.stdout, copy
+print(
+    f"{time.strftime('%Y-%m-%d')}: {_machine()}; torch {torch.__version__}, "
+    f"{torch.get_num_threads()} threads"
+)
 if "engine" in names:
     with contextlib.redirect_stdout(io.StringIO()):  # the engine's per-epoch lines
         rows = engine.run()
     print(
-        "\n| loop | seconds per epoch (20k MNIST, batch 100) | ratio to plain loop |\n|---|---|---|"
+        "\n| loop | seconds per epoch (20k MNIST, batch 100; median of 5, interleaved) | ratio to plain loop |\n|---|---|---|"
     )
     for r in rows:
         print(
@@ -68,3 +119,16 @@ if "flows" in names:
             f"| {row['k']} | {row['lec16_ms']:.2f} | {row['normflows_ms']:.2f} | "
             f"{row['speedup']:.2f}x |"
         )
+
+sys.stdout = stdout
+if names == ALL:  # a complete run: the README shows it
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        readme.write_text(
+            f"{head}{start}\n{_blank_lines_around_tables(copy.getvalue())}"
+            f"{end}{rest.split(end, 1)[1]}"
+        )
+        print(f"tables written to {readme}")

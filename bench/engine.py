@@ -4,13 +4,15 @@ Both train the same MLP classifier on the same MNIST tensors with the same batch
 the plain loop indexes a shuffled permutation itself (and stays a plain zero_grad/backward/step loop
 on purpose: it is the reference), the other goes through `lec16.data.Batches` and `lec16.train.fit`
 (metrics, progress, no checkpoint). A third row trains a fresh copy of the model with torch's
-DataLoader over a TensorDataset, the usual idiom, for scale. Each is timed over `repeats` epochs
-after one warm-up epoch, the device synchronised before every timer read.
+DataLoader over a TensorDataset, the usual idiom, for scale. After one warm-up epoch each, the
+loops take turns for `repeats` rounds of one epoch (so a drift of the machine's speed hits all of
+them alike); the median epoch is reported, the device synchronised before every timer read.
 """
 
 from __future__ import annotations
 
 import functools
+import statistics
 
 import torch
 import torch.nn.functional as F
@@ -42,65 +44,66 @@ def _plain_epoch(model, opt, x, y, batch_size, epoch):
         opt.step()
 
 
-def run(n: int = 20_000, batch_size: int = 100, repeats: int = 3) -> list[dict]:
+def run(n: int = 20_000, batch_size: int = 100, repeats: int = 5) -> list[dict]:
     device = lec16.device()
     x, y = data.load_mnist("train", device=device)
     x, y = x[:n], y[:n]
-    results = []
 
-    model = _model(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    _plain_epoch(model, opt, x, y, batch_size, 0)
-    tic = clock(device)
-    for e in range(repeats):
-        _plain_epoch(model, opt, x, y, batch_size, e + 1)
-    results.append(
+    def plain():
+        model = _model(device)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        epoch = iter(range(10**9))
+        return lambda: _plain_epoch(model, opt, x, y, batch_size, next(epoch))
+
+    def engine():
+        model = _model(device)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        return functools.partial(
+            train.fit,
+            train.classification_step(model, opt),
+            data.Batches(x, y, batch_size=batch_size),
+            1,
+            modules={"m": model},
+            optimizers={"o": opt},
+            progress=False,
+            desc="bench",
+        )
+
+    def loader():
+        model = _model(device)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        step = train.classification_step(model, opt)
+        batches = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=True
+        )
+
+        def epoch():
+            for batch in batches:
+                step(batch)
+
+        return epoch
+
+    loops = {
+        "plain PyTorch loop": plain(),
+        "lec16.train.fit + data.Batches": engine(),
+        "DataLoader(TensorDataset) loop": loader(),
+    }
+    for epoch in loops.values():  # warm-up
+        epoch()
+    times = {name: [] for name in loops}
+    for _ in range(
+        repeats
+    ):  # interleaved, so a drift of the machine hits every loop alike
+        for name, epoch in loops.items():
+            tic = clock(device)
+            epoch()
+            times[name].append(clock(device) - tic)
+    base = statistics.median(times["plain PyTorch loop"])
+    return [
         {
-            "loop": "plain PyTorch loop",
-            "seconds_per_epoch": (clock(device) - tic) / repeats,
+            "loop": name,
+            "seconds_per_epoch": statistics.median(t),
+            "ratio_to_plain": statistics.median(t) / base,
         }
-    )
-
-    model = _model(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    fit = functools.partial(
-        train.fit,
-        train.classification_step(model, opt),
-        data.Batches(x, y, batch_size=batch_size),
-        modules={"m": model},
-        optimizers={"o": opt},
-        progress=False,
-    )
-    fit(1, desc="warm-up")
-    tic = clock(device)
-    fit(repeats, desc="bench")
-    results.append(
-        {
-            "loop": "lec16.train.fit + data.Batches",
-            "seconds_per_epoch": (clock(device) - tic) / repeats,
-        }
-    )
-
-    model = _model(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    step = train.classification_step(
-        model, opt
-    )  # this model's step, not the previous row's
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=True
-    )
-    tic = clock(device)
-    for _ in range(repeats):
-        for batch in loader:
-            step(batch)
-    results.append(
-        {
-            "loop": "DataLoader(TensorDataset) loop",
-            "seconds_per_epoch": (clock(device) - tic) / repeats,
-        }
-    )
-
-    base = results[0]["seconds_per_epoch"]
-    for r in results:
-        r["ratio_to_plain"] = r["seconds_per_epoch"] / base
-    return results
+        for name, t in times.items()
+    ]
