@@ -1,4 +1,4 @@
-"""`python -m bench [engine] [vae] [ssvae] [flows]`: run the named benchmarks (all by default)
+"""`python -m bench [engine] [vae] [dcgan] [ssvae] [flows]`: run the named benchmarks (all by default)
 and print their tables. A run of all of them also writes the tables, with the machine they ran
 on, into README.md between the ``<!-- bench:start -->`` and ``<!-- bench:end -->`` markers."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from bench import engine, flows, ssvae, vae
+from bench import dcgan, engine, flows, ssvae, vae
 
-ALL = ["engine", "vae", "ssvae", "flows"]
+ALL = ["engine", "vae", "dcgan", "ssvae", "flows"]
 names = sys.argv[1:] or ALL
 
 
@@ -88,6 +88,18 @@ if "vae" in names:
     print(
         f"ratio lec16 / plain: {r['ratio']:.3f}; lec16 reaches {r['achieved_gflops']:.1f} GFLOP/s, "
         f"{100 * r['achieved_gflops'] / r['matmul_gflops']:.0f}% of a 2048^2 float32 matmul ({r['matmul_gflops']:.1f} GFLOP/s)"
+    )
+if "dcgan" in names:
+    r = dcgan.run()
+    print(
+        f"\nDCGAN (width {r['width']}, batch 64, Adam 2e-4) on {r['n']} MNIST digits, "
+        f"{r['device']}, {r['threads']} threads"
+    )
+    print("| DCGAN loop | seconds per epoch | ratio |\n|---|---|---|")
+    print(f"| lec16 (gan.train_gan) | {r['lec16_seconds']:.2f} | {r['ratio']:.3f} |")
+    print(
+        f"| pytorch/examples' dcgan loop (in-memory DataLoader) | "
+        f"{r['examples_seconds']:.2f} | 1.000 |"
     )
 if "ssvae" in names:
     r = ssvae.run()
