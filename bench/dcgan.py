@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import statistics
 
 import torch
 import torch.nn.functional as F
 
 import lec16
-from bench import clock
+from bench import interleaved_medians
 from lec16 import data, gan
 
 
@@ -73,15 +72,8 @@ def run(n: int = 3200, width: int = 64, repeats: int = 3) -> dict:
         _examples_epoch(their_g, their_d, opt_g, opt_d, loader, device)
 
     loops = {"lec16": lec16_epoch, "examples": examples_epoch}
-    for epoch in loops.values():
-        epoch()
-    times = {name: [] for name in loops}
-    for _ in range(repeats):
-        for name, epoch in loops.items():
-            tic = clock(device)
-            epoch()
-            times[name].append(clock(device) - tic)
-    ours, theirs = (statistics.median(times[k]) for k in ("lec16", "examples"))
+    seconds = interleaved_medians(loops, repeats, device)
+    ours, theirs = seconds["lec16"], seconds["examples"]
     return {
         "device": str(device),
         "threads": torch.get_num_threads(),

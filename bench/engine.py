@@ -12,13 +12,13 @@ them alike); the median epoch is reported, the device synchronised before every 
 from __future__ import annotations
 
 import functools
-import statistics
+import itertools
 
 import torch
 import torch.nn.functional as F
 
 import lec16
-from bench import clock
+from bench import interleaved_medians
 from lec16 import data, train
 
 
@@ -52,8 +52,8 @@ def run(n: int = 20_000, batch_size: int = 100, repeats: int = 5) -> list[dict]:
     def plain():
         model = _model(device)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        epoch = iter(range(10**9))
-        return lambda: _plain_epoch(model, opt, x, y, batch_size, next(epoch))
+        epochs = itertools.count()
+        return lambda: _plain_epoch(model, opt, x, y, batch_size, next(epochs))
 
     def engine():
         model = _model(device)
@@ -88,22 +88,9 @@ def run(n: int = 20_000, batch_size: int = 100, repeats: int = 5) -> list[dict]:
         "lec16.train.fit + data.Batches": engine(),
         "DataLoader(TensorDataset) loop": loader(),
     }
-    for epoch in loops.values():  # warm-up
-        epoch()
-    times = {name: [] for name in loops}
-    for _ in range(
-        repeats
-    ):  # interleaved, so a drift of the machine hits every loop alike
-        for name, epoch in loops.items():
-            tic = clock(device)
-            epoch()
-            times[name].append(clock(device) - tic)
-    base = statistics.median(times["plain PyTorch loop"])
+    seconds = interleaved_medians(loops, repeats, device)
+    base = seconds["plain PyTorch loop"]
     return [
-        {
-            "loop": name,
-            "seconds_per_epoch": statistics.median(t),
-            "ratio_to_plain": statistics.median(t) / base,
-        }
-        for name, t in times.items()
+        {"loop": name, "seconds_per_epoch": s, "ratio_to_plain": s / base}
+        for name, s in seconds.items()
     ]

@@ -13,7 +13,13 @@ import random
 import numpy as np
 import torch
 
-from lec16.scales import SCALES, choose, default_scale, record_metrics
+from lec16.scales import (
+    SCALES,
+    check_non_negative_int,
+    choose,
+    default_scale,
+    record_metrics,
+)
 
 __all__ = [
     "SCALES",
@@ -71,8 +77,7 @@ def device() -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_non_negative_int("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device

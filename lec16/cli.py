@@ -21,7 +21,7 @@ import torch
 
 import lec16
 from lec16 import data, distributed, train, vae
-from lec16.scales import SCALES, record_metrics
+from lec16.scales import SCALES, metrics_path, record_metrics
 
 
 def _mnist_vae(scale: str, epochs: int | None, out: Path, seed: int) -> dict[str, Any]:
@@ -37,9 +37,8 @@ def _mnist_vae(scale: str, epochs: int | None, out: Path, seed: int) -> dict[str
     )
     lec16.seed_everything(seed)
     model = vae.VAE(vae.VAEConfig(latent=20)).to(device)
-    untrained = vae.elbo(
-        model, x_test
-    ).item()  # the reference a broken model would not beat
+    # the reference a broken model would not beat
+    untrained = vae.elbo(model, x_test).item()
     history = vae.train_vae(
         model,
         x_train,
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         record_metrics(args.model, metrics, directory=args.out / "metrics")
         print(
             f"{args.model}: test bound {metrics['test_bound']:.2f} nats; metrics in "
-            f"{args.out / 'metrics' / (args.model + '.json')}"
+            f"{metrics_path(args.model, args.out / 'metrics')}"
         )
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()

@@ -20,6 +20,7 @@ from torch import distributions as D
 from torch import nn
 
 from lec16 import flows
+from lec16.scales import check_non_negative_int
 from lec16.vae import VAE, VAEConfig, check_features
 
 
@@ -31,15 +32,7 @@ class FlowVAEConfig(VAEConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if (
-            not isinstance(self.flows, int)
-            or isinstance(self.flows, bool)
-            or self.flows < 0
-        ):
-            raise ValueError(
-                f"flows must be a non-negative int (the number K of planar flows), got "
-                f"{self.flows!r}"
-            )
+        check_non_negative_int("flows", self.flows, "the number K of planar flows")
 
 
 class FlowVAE(VAE):

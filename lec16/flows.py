@@ -21,7 +21,7 @@ from torch import distributions as D
 from torch import nn
 
 from lec16 import data, train
-from lec16.scales import check_choice, check_positive
+from lec16.scales import check_choice, check_non_negative_int, check_positive
 
 ENERGIES = ("U1", "U2", "U3", "U4")
 
@@ -92,10 +92,7 @@ class PlanarCascade(nn.Module):
     def __init__(self, dim: int, k: int, init_scale: float = 0.01):
         super().__init__()
         check_positive("dim", dim, integer=True)
-        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-            raise ValueError(
-                f"k must be a non-negative int (the number of flows), got {k!r}"
-            )
+        check_non_negative_int("k", k, "the number of flows")
         self.dim, self.k = dim, k
         u, w = _planar_init((k, dim), init_scale)
         self.u, self.w = nn.Parameter(u), nn.Parameter(w)

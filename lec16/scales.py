@@ -46,6 +46,15 @@ def check_positive(name: str, value: Any, integer: bool = False) -> Any:
     return value
 
 
+def check_non_negative_int(name: str, value: Any, meaning: str = "") -> Any:
+    """Return ``value`` if it is an int >= 0 (not a bool); otherwise a ValueError that says what
+    ``name`` counts (``meaning``)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        what = f" ({meaning})" if meaning else ""
+        raise ValueError(f"{name} must be a non-negative int{what}, got {value!r}")
+    return value
+
+
 def default_scale() -> str:
     """The scale named by ``LEC16_SCALE`` (``default`` when unset), validated."""
     return check_choice("LEC16_SCALE", os.environ.get("LEC16_SCALE", "default"), SCALES)

@@ -4,9 +4,9 @@ resumes from its checkpoint, and runs under torchrun on two CPU processes (Gloo)
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+from launch import python_on
 
 from lec16 import cli
 
@@ -14,12 +14,8 @@ SMOKE_MARGIN = 50  # nats per digit the smoke run must gain over the untrained m
 
 
 def _lec16(*args, processes=1, timeout=300):
-    launcher = [sys.executable]
-    if processes > 1:
-        launcher += ["-m", "torch.distributed.run", "--standalone"]
-        launcher += ["--nproc_per_node", str(processes)]
     return subprocess.run(
-        launcher + ["-m", "lec16", *args],
+        python_on(processes) + ["-m", "lec16", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -3,11 +3,11 @@ one process with the same global batch, and an interrupted two-process run resum
 processes or on one. The worker is tests/ddp_worker.py."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from launch import python_on
 
 from lec16 import data
 
@@ -20,12 +20,11 @@ def _run(tmp_path, name, processes, epochs=EPOCHS, stop=None, checkpoint="run.pt
     args = [str(out), str(tmp_path / checkpoint), str(epochs)] + (
         [str(stop)] if stop else []
     )
-    launcher = [sys.executable]
-    if processes > 1:
-        launcher += ["-m", "torch.distributed.run", "--standalone"]
-        launcher += ["--nproc_per_node", str(processes)]
     done = subprocess.run(
-        launcher + [str(WORKER), *args], capture_output=True, text=True, timeout=300
+        python_on(processes) + [str(WORKER), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if stop is None:
         assert done.returncode == 0, done.stderr[-3000:]
