@@ -269,3 +269,39 @@ def nearest_neighbours(
         torch.cdist(q.flatten(1), reference).min(1) for q in queries.split(batch_size)
     ]
     return torch.cat([b.values for b in best]), torch.cat([b.indices for b in best])
+
+
+@torch.no_grad()
+def confident_share(
+    net: MnistFeatureNet, images: torch.Tensor, threshold: float = 0.9
+) -> float:
+    """The share of ``images`` (N, 1, 28, 28) in [0, 1] that the MNIST classifier ``net`` labels
+    with probability above ``threshold``: recognisable digits score near the test set's own share,
+    noise near 0."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    probabilities = torch.softmax(net(as_mnist_images(images)), -1)
+    return (probabilities.max(-1).values > threshold).float().mean().item()
+
+
+def mmd(
+    x: torch.Tensor, y: torch.Tensor, bandwidths: tuple[float, ...] = (0.1, 0.3, 1.0)
+) -> torch.Tensor:
+    """The unbiased estimate of the squared maximum mean discrepancy between the samples ``x``
+    (n, d) and ``y`` (m, d) (Gretton et al. 2012), with a sum of Gaussian kernels of the given
+    ``bandwidths``: about 0 when both come from one distribution (it can go slightly negative)."""
+    if x.shape[1:] != y.shape[1:] or len(x) < 2 or len(y) < 2:
+        raise ValueError(
+            f"mmd needs two sets of at least 2 points of one dimension, got shapes "
+            f"{tuple(x.shape)} and {tuple(y.shape)}"
+        )
+
+    def kernel(a, b):
+        sq = torch.cdist(a.flatten(1), b.flatten(1)) ** 2
+        return sum(torch.exp(-sq / (2 * w**2)) for w in bandwidths)
+
+    def within(a):
+        n = len(a)
+        return (kernel(a, a).sum() - n * len(bandwidths)) / (n * (n - 1))
+
+    return within(x) + within(y) - 2 * kernel(x, y).mean()

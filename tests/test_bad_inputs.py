@@ -17,6 +17,7 @@ import torch
 import lec16
 from lec16 import (
     data,
+    diffusion,
     em,
     evaluation,
     flow_vae,
@@ -99,6 +100,25 @@ def _flow_vae_resumed_with_other_flows():
         config = flow_vae.FlowVAEConfig(x_dim=6, hidden=8, latent=2, flows=k)
         train_config = vae.TrainConfig(epochs=1, batch_size=10)
         vae.train_vae(flow_vae.FlowVAE(config), x, x, train_config, checkpoint=path)
+
+
+def _tiny_diffusion(T=4, parametrization="mean"):
+    return diffusion.DiffusionModel(
+        diffusion.GaussianDiffusion(diffusion.sohl_dickstein_schedule(T)),
+        diffusion.swiss_roll_net(T, units=3),
+        parametrization,
+    )
+
+
+def _diffusion_resumed_with_other_ema():
+    """Train a tiny diffusion model for one epoch, then resume its checkpoint with another EMA."""
+    SCRATCH.mkdir(exist_ok=True)
+    path = SCRATCH / "diffusion.pt"
+    path.unlink(missing_ok=True)
+    x = torch.randn(20, 2)
+    for decay in (0.9, 0.99):
+        config = diffusion.DiffusionConfig(epochs=1, batch_size=10, ema_decay=decay)
+        diffusion.train_diffusion(_tiny_diffusion(), x, x, config, checkpoint=path)
 
 
 def _checkpoint(name, config=None, module=None):
@@ -623,6 +643,74 @@ CASES = [
         lambda: flows.NICE(4, prior="laplace"),
         ValueError,
         r"prior='laplace' is not valid; choose one of: 'logistic', 'gaussian'",
+    ),
+    (
+        "GaussianDiffusion with a rate beta_t = 1.2",
+        lambda: diffusion.GaussianDiffusion(torch.tensor([0.1, 1.2])),
+        ValueError,
+        r"every diffusion rate beta_t must be in \(0, 1\)",
+    ),
+    (
+        "GaussianDiffusion with a 2-D tensor of rates",
+        lambda: diffusion.GaussianDiffusion(torch.full((2, 3), 0.1)),
+        ValueError,
+        r"betas must be a 1-D tensor of T >= 2 diffusion rates",
+    ),
+    (
+        "marginal at t = 50 of a 4-step diffusion",
+        lambda: _tiny_diffusion().diffusion.marginal(torch.zeros(3, 2), 50),
+        ValueError,
+        r"t must be in 0 \.\.\. T = 4, got 50",
+    ),
+    (
+        "DiffusionModel whose network reads out another number of steps",
+        lambda: diffusion.DiffusionModel(
+            diffusion.GaussianDiffusion(diffusion.sohl_dickstein_schedule(5)),
+            diffusion.swiss_roll_net(4),
+        ),
+        ValueError,
+        r"the network reads out 4 time steps but the diffusion has T = 5",
+    ),
+    (
+        "DiffusionModel(parametrization='score')",
+        lambda: _tiny_diffusion(parametrization="score"),
+        ValueError,
+        r"parametrization='score' is not valid; choose one of: 'mean', 'epsilon'",
+    ),
+    (
+        "a 2-D diffusion model given 3-D points",
+        lambda: _tiny_diffusion()(torch.zeros(5, 3)),
+        ValueError,
+        r"the model takes examples of 2 values, got 3",
+    ),
+    (
+        "inpainting with known values but no mask",
+        lambda: _tiny_diffusion().sample(2, known=torch.zeros(2, 2)),
+        ValueError,
+        r"inpainting needs both `known` values and their `mask`",
+    ),
+    (
+        "DiffusionConfig(ema_decay=1.5)",
+        lambda: diffusion.DiffusionConfig(ema_decay=1.5),
+        ValueError,
+        r"ema_decay must be in \(0, 1\) or None, got 1.5",
+    ),
+    (
+        "train_diffusion on data of another dimension",
+        lambda: diffusion.train_diffusion(
+            _tiny_diffusion(),
+            torch.zeros(10, 3),
+            torch.zeros(10, 3),
+            diffusion.DiffusionConfig(epochs=1),
+        ),
+        ValueError,
+        r"x_train has 3 values per example but the model takes 2",
+    ),
+    (
+        "train_diffusion resuming a checkpoint written with another EMA decay",
+        _diffusion_resumed_with_other_ema,
+        train.CheckpointError,
+        r"written by another configuration; differing fields: .*ema_decay",
     ),
 ]
 

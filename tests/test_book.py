@@ -310,10 +310,16 @@ def test_figures_fit_the_column_and_code_does_not_scroll(rendered, doc):
 
 
 @pytest.mark.parametrize(
-    "doc", ["notebooks/01_em_and_the_bound", "notebooks/07_gan_theory"]
+    "doc",
+    [
+        "notebooks/01_em_and_the_bound",
+        "notebooks/07_gan_theory",
+        "notebooks/12_diffusion",
+    ],
 )
 def test_animations_are_embedded_and_playable(rendered, doc):
-    """EM's iterations and the 1-D GAN game move: JavaScript animations (no ffmpeg), < 3 MB each."""
+    """EM's iterations, the 1-D GAN game and the swiss roll's diffusion move: JavaScript
+    animations (no ffmpeg), < 3 MB each."""
     movies = _html_outputs(doc, 'class="animation"')
     assert movies, f"{doc}: the notebook displays no animation"
     assert all(len(m.encode()) < 3e6 for m in movies), (

@@ -20,6 +20,7 @@ from torch import distributions as D
 from lec16 import (
     autoencoder,
     data,
+    diffusion,
     distributed,
     em,
     evaluation,
@@ -40,6 +41,7 @@ MODULES = [
     "lec16.autoencoder",
     "lec16.cli",
     "lec16.data",
+    "lec16.diffusion",
     "lec16.distributed",
     "lec16.em",
     "lec16.evaluation",
@@ -146,6 +148,45 @@ def _vae_outputs(dev):
         g(_on(dev, 3, 784)),
         g.decode(_on(dev, 3, 2)).stddev,
     ]
+
+
+def _diffusion_model(dev, parametrization="mean", T=4):
+    return diffusion.DiffusionModel(
+        diffusion.GaussianDiffusion(diffusion.sohl_dickstein_schedule(T, device=dev)),
+        diffusion.dense_net(6, T, hidden=8, depth=1, pixel_hidden=3, n_basis=2),
+        parametrization,
+    ).to(dev)
+
+
+def _diffusion_outputs(dev):
+    chain = diffusion.GaussianDiffusion(diffusion.linear_schedule(4, device=dev))
+    x0, xt, t = _on(dev, 3, 6), _on(dev, 3, 6), torch.tensor([1, 2, 4], device=dev)
+    outputs = [
+        chain.forward_step(x0, t),
+        *chain.marginal(x0, t),
+        *chain.marginal(x0, 2),
+        chain.sample_forward(x0, t),
+        *chain.posterior(x0, xt, t),
+        chain.prior_kl(x0),
+        chain.first_step_log_likelihood(x0),
+    ]
+    for parametrization in ("mean", "epsilon"):
+        model = _diffusion_model(dev, parametrization)
+        outputs += [
+            model(x0),
+            model.bound(x0, 2),
+            *model.reverse(xt, torch.tensor([2, 3, 4], device=dev)),
+            *model.bound_terms(x0).values(),
+        ]
+    return outputs
+
+
+def _inpainting_outputs(dev):
+    model = _diffusion_model(dev)
+    x, kept = model.sample(3, keep=(4, 0))
+    mask = torch.tensor([True, False] * 3, device=dev)
+    inpainted, _ = model.sample(3, known=_on(dev, 3, 6), mask=mask)
+    return [x, *kept.values(), inpainted]
 
 
 def _flow_vae_outputs(dev):
@@ -322,6 +363,47 @@ CASES = {
         _on(dev, 5, 2), _on(dev, 5, 2)
     ),
     "flow_vae.FlowVAE": lambda dev: _flow_vae_outputs(dev),
+    "evaluation.mmd": lambda dev: evaluation.mmd(_on(dev, 4, 2), _on(dev, 5, 2)),
+    # diffusion
+    "diffusion.GaussianDiffusion": _diffusion_outputs,
+    "diffusion.DiffusionModel": _inpainting_outputs,
+    "diffusion.sohl_dickstein_schedule": lambda dev: diffusion.sohl_dickstein_schedule(
+        5, device=dev
+    ),
+    "diffusion.linear_schedule": lambda dev: diffusion.linear_schedule(5, device=dev),
+    "diffusion.dequantize": lambda dev: diffusion.dequantize(_on(dev, 3, 1, 4, 4)),
+    "diffusion.mnist_model": lambda dev: diffusion.mnist_model(
+        diffusion.mnist_setup("smoke"), "epsilon"
+    ).to(dev)(_on(dev, 2, 784)),
+    "diffusion.gaussian_kl": lambda dev: diffusion.gaussian_kl(
+        _on(dev, 3, 2),
+        _on(dev, 3, 2, positive=True),
+        _on(dev, 3, 2),
+        _on(dev, 3, 2, positive=True),
+    ),
+    "diffusion.temporal_basis": lambda dev: diffusion.temporal_basis(6, 3, device=dev),
+    "diffusion.NormalizedRBF": lambda dev: diffusion.NormalizedRBF(2, 4).to(dev)(
+        _on(dev, 3, 2)
+    ),
+    "diffusion.ReverseNet": lambda dev: diffusion.swiss_roll_net(4, units=3).to(dev)(
+        _on(dev, 3, 2), torch.tensor([1, 2, 4], device=dev)
+    ),
+    "diffusion.swiss_roll_net": lambda dev: diffusion.swiss_roll_net(4).to(dev)(
+        _on(dev, 3, 2), 3
+    ),
+    "diffusion.dense_net": lambda dev: diffusion.dense_net(
+        6, 4, hidden=8, depth=1, pixel_hidden=3, n_basis=2
+    ).to(dev)(_on(dev, 3, 6), 2),
+    "diffusion.trajectory_log_ratio": lambda dev: diffusion.trajectory_log_ratio(
+        _diffusion_model(dev), _on(dev, 3, 6)
+    ),
+    "diffusion.mean_bound": lambda dev: diffusion.mean_bound(
+        _diffusion_model(dev), _on(dev, 5, 6), 2, batch_size=2
+    ),
+    "diffusion.swiss_roll": lambda dev: diffusion.swiss_roll(5, device=dev),
+    "diffusion.swiss_roll_log_density": lambda dev: diffusion.swiss_roll_log_density(
+        _on(dev, 3, 2), n_grid=10
+    ),
     # one process: the model and the values themselves
     "distributed.wrap": lambda dev: distributed.wrap(torch.nn.Linear(2, 1).to(dev))(
         _on(dev, 3, 2)
@@ -446,6 +528,14 @@ NOT_ON_META = {
     "ssvae.M2Config": "a dataclass of numbers",
     "flows.EnergyFitConfig": "a dataclass of numbers",
     "flow_vae.FlowVAEConfig": "a dataclass of numbers",
+    "diffusion.DiffusionConfig": "a dataclass of numbers",
+    "diffusion.MnistSetup": "a dataclass of sizes",
+    "diffusion.mnist_setup": "a dataclass of sizes",
+    "evaluation.confident_share": "returns a Python float",
+    "diffusion.Rescaling": "two floats, fitted with .item() (test_diffusion)",
+    "diffusion.bits": "a float of a float",
+    "diffusion.train_diffusion": "trains (as vae.train_vae); refuses data on another "
+    "device than the model (test_bad_inputs)",
     "cli.main": "the command line: arguments in, an exit status out (tests/test_cli.py)",
     "distributed.rank_and_world": "returns two ints",
     "distributed.is_main": "returns a bool",

@@ -316,6 +316,21 @@ def check_normalizing_flows(m):
         assert m["flow_vae_log_lik"][k] >= bound - 1, "L_5000 below the bound"
 
 
+def check_diffusion(m):
+    assert all(m["kernel_checks"].values()) and m["prior_kl"] < 0.05
+    assert all(m["bound_agrees"].values())
+    assert m["roll_untrained_bits"] + 0.3 < m["roll_bound_bits"] < m["roll_true_bits"]
+    mmd = m["roll_mmd"]
+    assert mmd["trained model"] < mmd["pi, nothing learned"] / 2, mmd
+    bounds = m["mnist_bound_bits_per_pixel"]
+    for name in ("paper's (mu, Sigma)", "Ho et al.'s eps"):
+        assert (
+            _finite(bounds[name]) and bounds[name] > bounds[f"{name}, untrained"] + 0.1
+        )
+        assert 0 <= m["mnist_confident_share"][name] <= 1
+        assert _finite(m["mnist_parzen"][name])
+
+
 METRIC_CHECKS = {
     name[len("check_") :]: fn
     for name, fn in globals().items()

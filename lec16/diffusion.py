@@ -1,0 +1,694 @@
+"""Diffusion probabilistic models (Sohl-Dickstein et al. 2015, the slides' "Diffusion and
+non-equilibrium thermodynamics").
+
+*Forward trajectory* (paper eq. 2, Table App.1): t = 1 ... T, t = 0 is the data,
+
+    q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I),
+
+which takes data of unit variance to the tractable pi = N(0, I). Its marginal and posterior are
+Gaussian in closed form (:meth:`GaussianDiffusion.marginal`, :meth:`GaussianDiffusion.posterior`),
+with alpha_bar_t = prod_{s <= t} (1 - beta_s).
+
+*Reverse trajectory* (eq. 5): p(x_T) = pi, p(x_{t-1} | x_t) = N(mu(x_t, t), Sigma(x_t, t)) for
+t = T ... 2, learned (:class:`ReverseNet`); the last step is fixed to the reversal of the first
+forward step under pi, p(x_0 | x_1) = N(sqrt(1 - beta_1) x_1, beta_1 I) (Appendix B.2).
+
+*The bound* (eq. 14 and Appendix B; per example, in nats):
+
+    log p(x_0) >= K = E log p(x_0 | x_1)
+                      - sum_{t=2}^T E KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t))
+                      - KL(q(x_T | x_0) || pi),
+
+which equals the paper's ``- sum KL + H_q(X_T|X_0) - H_q(X_1|X_0) - H_p(X_T)`` when the data have
+unit variance (the cross-entropies to pi are then equal at every t), and holds for any data here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import distributions as D
+from torch import nn
+
+from lec16 import data, distributed, train
+from lec16.scales import check_choice, check_positive, choose
+
+PARAMETRIZATIONS = ("mean", "epsilon")
+
+
+def _check_betas(betas: torch.Tensor) -> torch.Tensor:
+    if not isinstance(betas, torch.Tensor):
+        betas = torch.as_tensor(betas, dtype=torch.get_default_dtype())
+    if betas.ndim != 1 or len(betas) < 2:
+        raise ValueError(
+            f"betas must be a 1-D tensor of T >= 2 diffusion rates beta_1 ... beta_T, "
+            f"got shape {tuple(betas.shape)}"
+        )
+    if not betas.is_floating_point():
+        betas = betas.to(torch.get_default_dtype())
+    if betas.device.type != "meta" and not ((betas > 0) & (betas < 1)).all():
+        raise ValueError(
+            "every diffusion rate beta_t must be in (0, 1): q(x_t|x_{t-1}) = "
+            "N(sqrt(1 - beta_t) x_{t-1}, beta_t I)"
+        )
+    return betas
+
+
+def sohl_dickstein_schedule(
+    T: int, first_step: float = 1e-3, first_beta: float | None = None, device=None
+) -> torch.Tensor:
+    """The reference code's beta_1 ... beta_T (``generate_beta_arr``, its learned perturbation at 0):
+    beta_t = 1 / linspace(T, 2, T)_t, each step erasing a constant fraction of the variance left
+    (about 1/T of it is left at the end), kept in [1e-6, 1 - 1e-5], with ``first_step`` added to
+    beta_1 as the floor on the variance of the model's last step. ``first_beta``: beta_1 fixed to
+    this small constant instead (the paper, section 2.4.1: "beta_1 was fixed to a small constant
+    to prevent overfitting"), which lets the model resolve finer detail than beta_1 ~ 1/T would."""
+    check_positive("T", T, integer=True)
+    if T < 2:
+        raise ValueError(f"a diffusion needs T >= 2 steps, got T={T}")
+    floor = torch.full((T,), 1e-6, dtype=torch.float64)
+    floor[0] += first_step
+    baseline = 1.0 / torch.linspace(T, 2.0, T, dtype=torch.float64)
+    betas = floor + baseline * (1 - floor - 1e-5)
+    if first_beta is not None:
+        if not 0 < first_beta < 1:
+            raise ValueError(f"first_beta must be in (0, 1), got {first_beta!r}")
+        betas[0] = first_beta
+    return betas.to(device=device, dtype=torch.get_default_dtype())
+
+
+def linear_schedule(
+    T: int, start: float = 1e-4, end: float = 0.02, device=None
+) -> torch.Tensor:
+    """Ho et al. (2020)'s schedule: beta_t linear from ``start`` to ``end`` (they take T = 1000)."""
+    check_positive("T", T, integer=True)
+    if T < 2:
+        raise ValueError(f"a diffusion needs T >= 2 steps, got T={T}")
+    return torch.linspace(start, end, T, device=device)
+
+
+class GaussianDiffusion(nn.Module):
+    """The forward trajectory of Gaussian diffusion with rates ``betas`` = (beta_1 ... beta_T).
+
+    Times ``t`` are Python ints or integer tensors of shape (B,), one per example; the rates are
+    buffers, so the module follows ``.to(device)`` with the model that holds it."""
+
+    def __init__(self, betas: torch.Tensor):
+        super().__init__()
+        betas = _check_betas(betas)
+        self.register_buffer("betas", betas)
+        # alpha_bar_0 = 1 (t = 0 is the data), then cumulative products
+        self.register_buffer(
+            "alpha_bars", torch.cat([betas.new_ones(1), torch.cumprod(1 - betas, 0)])
+        )
+
+    @property
+    def T(self) -> int:
+        return len(self.betas)
+
+    def _check_time(self, t, first: int) -> None:
+        if isinstance(t, int) and not first <= t <= self.T:
+            raise ValueError(f"t must be in {first} ... T = {self.T}, got {t}")
+
+    @staticmethod
+    def _per_example(values: torch.Tensor, t, x: torch.Tensor) -> torch.Tensor:
+        """values[t], shaped to broadcast against x (B, ...) when t holds one time per example."""
+        v = values[t]
+        return v if v.ndim == 0 else v.reshape(-1, *([1] * (x.ndim - 1)))
+
+    def beta(self, t, x: torch.Tensor) -> torch.Tensor:
+        self._check_time(t, 1)
+        return self._per_example(self.betas, t - 1, x)
+
+    def alpha_bar(self, t, x: torch.Tensor) -> torch.Tensor:
+        self._check_time(t, 0)
+        return self._per_example(self.alpha_bars, t, x)
+
+    def forward_step(self, x_prev: torch.Tensor, t) -> torch.Tensor:
+        """A draw of x_t ~ q(x_t | x_{t-1} = ``x_prev``), one step of the chain."""
+        beta = self.beta(t, x_prev)
+        return (1 - beta).sqrt() * x_prev + beta.sqrt() * torch.randn_like(x_prev)
+
+    def marginal(self, x0: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, var) of q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I)."""
+        ab = self.alpha_bar(t, x0)
+        mean = ab.sqrt() * x0
+        return mean, (1 - ab).expand_as(mean)
+
+    def sample_forward(
+        self, x0: torch.Tensor, t, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """x_t ~ q(x_t | x_0) in one jump (``noise`` = the standard normal draw, if given)."""
+        mean, var = self.marginal(x0, t)
+        noise = torch.randn_like(x0) if noise is None else noise
+        return mean + var.sqrt() * noise
+
+    def posterior(
+        self, x0: torch.Tensor, xt: torch.Tensor, t
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, var) of q(x_{t-1} | x_t, x_0), t >= 1 (Bayes' rule on two Gaussians):
+        var = beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t), mean = [sqrt(alpha_bar_{t-1})
+        beta_t x_0 + sqrt(1 - beta_t) (1 - alpha_bar_{t-1}) x_t] / (1 - alpha_bar_t)."""
+        self._check_time(t, 1)
+        beta, ab = self.beta(t, x0), self.alpha_bar(t, x0)
+        ab_prev = self._per_example(self.alpha_bars, t - 1, x0)
+        mean = (ab_prev.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - ab_prev) * xt) / (
+            1 - ab
+        )
+        return mean, (beta * (1 - ab_prev) / (1 - ab)).expand_as(mean)
+
+    def prior_kl(self, x0: torch.Tensor) -> torch.Tensor:
+        """KL(q(x_T | x_0) || N(0, I)) per example (nats): how far T steps are from pi."""
+        mean, var = self.marginal(x0, self.T)
+        return (0.5 * (var + mean**2 - 1 - var.log())).flatten(1).sum(1)
+
+    def first_step_log_likelihood(self, x0: torch.Tensor) -> torch.Tensor:
+        """E_{x_1 ~ q(x_1|x_0)} log p(x_0 | x_1) per example (nats), in closed form, for the fixed
+        last reverse step p(x_0 | x_1) = N(sqrt(1 - beta_1) x_1, beta_1 I): the residual
+        x_0 - sqrt(1 - beta_1) x_1 has mean beta_1 x_0 and variance (1 - beta_1) beta_1."""
+        b1 = self.betas[0]
+        per_value = -0.5 * (torch.log(2 * math.pi * b1) + b1 * x0**2 + (1 - b1))
+        return per_value.flatten(1).sum(1)
+
+
+def gaussian_kl(
+    mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor, var_p: torch.Tensor
+) -> torch.Tensor:
+    """KL(N(mean_q, var_q) || N(mean_p, var_p)) of diagonal Gaussians, summed per example (nats)."""
+    kl = D.kl_divergence(D.Normal(mean_q, var_q.sqrt()), D.Normal(mean_p, var_p.sqrt()))
+    return kl.flatten(1).sum(1)
+
+
+def temporal_basis(T: int, n_basis: int | None = None, device=None) -> torch.Tensor:
+    """(T, J) weights of the readout at t = 1 ... T (paper eq. 62-63): J Gaussian bumps with
+    centres spread evenly over the trajectory and widths half their spacing, normalised to sum to
+    1 at each t. ``n_basis=None``: the identity, a readout learned independently for each time step
+    (the swiss roll's, Appendix D.1.1)."""
+    if n_basis is None:
+        return torch.eye(T, device=device)
+    check_positive("n_basis", n_basis, integer=True)
+    if n_basis < 2:
+        raise ValueError(f"n_basis must be at least 2 bumps (or None), got {n_basis}")
+    times = torch.linspace(-1, 1, T, device=device)[:, None]
+    centres = torch.linspace(-1, 1, n_basis, device=device)
+    width = (centres[1] - centres[0]) / 2
+    bumps = torch.exp(-((times - centres) ** 2) / (2 * width**2))
+    return bumps / bumps.sum(1, keepdim=True)
+
+
+class NormalizedRBF(nn.Module):
+    """A normalised radial-basis-function layer: unit j's output is
+    exp(-|x - c_j|^2 / 2 s_j^2) / sum_k exp(-|x - c_k|^2 / 2 s_k^2), centres and widths learned
+    (the swiss roll network of Appendix D.1.1 has one such layer of 16 units)."""
+
+    def __init__(self, dim: int, units: int):
+        super().__init__()
+        check_positive("dim", dim, integer=True)
+        check_positive("units", units, integer=True)
+        self.centres = nn.Parameter(torch.randn(units, dim))
+        self.log_widths = nn.Parameter(torch.zeros(units))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sq = ((x[:, None, :] - self.centres) ** 2).sum(-1)
+        return torch.softmax(-sq / (2 * torch.exp(2 * self.log_widths)), -1)
+
+
+class ReverseNet(nn.Module):
+    """The two functions of each reverse step, (z_mu, z_Sigma)(x_t, t) (paper Appendix D), one
+    value of each per coordinate of x_t (flattened).
+
+    A trunk shared by every time step and both functions (``trunk``, with ``trunk_features``
+    outputs), then a readout whose weights depend on t through :func:`temporal_basis`. With
+    ``pixel_hidden=None`` the readout is linear in the trunk's features (the swiss roll's);
+    otherwise the trunk gives ``trunk_features // dim`` features per coordinate which, with the
+    coordinate's own value, go through a small network shared by all coordinates (two tanh layers
+    of ``pixel_hidden`` units, the paper's 1x1 convolutions, Figure D.1). The last layer starts at
+    zero, so an untrained model's reverse step is the forward kernel's own (see
+    :meth:`DiffusionModel.reverse`)."""
+
+    def __init__(
+        self,
+        trunk: nn.Module,
+        trunk_features: int,
+        dim: int,
+        T: int,
+        n_basis: int | None = None,
+        pixel_hidden: int | None = None,
+    ):
+        super().__init__()
+        check_positive("dim", dim, integer=True)
+        self.trunk, self.dim = trunk, dim
+        self.register_buffer("basis", temporal_basis(T, n_basis))
+        j = self.basis.shape[1]
+        if pixel_hidden is None:
+            self.pixel = None
+            self.readout = nn.Linear(trunk_features, 2 * dim * j)
+        else:
+            if trunk_features % dim:
+                raise ValueError(
+                    f"trunk_features={trunk_features} must be a multiple of dim={dim} "
+                    "(features per coordinate)"
+                )
+            c = trunk_features // dim
+            self.pixel = nn.Sequential(
+                nn.Linear(c + 1, pixel_hidden),
+                nn.Tanh(),
+                nn.Linear(pixel_hidden, pixel_hidden),
+                nn.Tanh(),
+            )
+            self.readout = nn.Linear(pixel_hidden, 2 * j)
+        nn.init.zeros_(self.readout.weight)
+        nn.init.zeros_(self.readout.bias)
+
+    def forward(self, xt: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        b, j = len(xt), self.basis.shape[1]
+        h = self.trunk(xt)
+        if self.pixel is None:
+            coefficients = self.readout(h).reshape(b, 2, self.dim, j)
+        else:
+            per_pixel = torch.cat([h.reshape(b, self.dim, -1), xt[..., None]], -1)
+            coefficients = self.readout(self.pixel(per_pixel))
+            coefficients = coefficients.reshape(b, self.dim, 2, j).transpose(1, 2)
+        weights = self.basis[t - 1]
+        weights = weights.expand(b, j) if weights.ndim == 1 else weights
+        z = torch.einsum("bkdj,bj->bkd", coefficients, weights)
+        return z[:, 0], z[:, 1]
+
+
+def swiss_roll_net(T: int, units: int = 16) -> ReverseNet:
+    """Appendix D.1.1: a normalised RBF layer of 16 units shared by every step and both
+    functions, and a readout learned independently for each of the T steps."""
+    return ReverseNet(NormalizedRBF(2, units), units, dim=2, T=T)
+
+
+def dense_net(
+    dim: int,
+    T: int,
+    hidden: int = 500,
+    depth: int = 4,
+    features_per_pixel: int = 2,
+    pixel_hidden: int = 20,
+    n_basis: int = 10,
+) -> ReverseNet:
+    """The paper's MNIST network (Figure D.1, "for MNIST the dense pathway was used to the
+    exclusion of the multi-scale convolutional pathway"; sizes from the reference code): ``depth``
+    tanh layers of ``hidden`` units on the whole image, ``features_per_pixel`` outputs per pixel,
+    two per-pixel tanh layers of ``pixel_hidden`` units, a readout over ``n_basis`` temporal bumps."""
+    check_positive("depth", depth, integer=True)
+    layers, width = [], dim
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.Tanh()]
+        width = hidden
+    layers.append(nn.Linear(width, dim * features_per_pixel))
+    trunk = nn.Sequential(*layers)
+    return ReverseNet(trunk, dim * features_per_pixel, dim, T, n_basis, pixel_hidden)
+
+
+class DiffusionModel(nn.Module):
+    """A diffusion probabilistic model: the forward trajectory ``diffusion`` and a reverse network
+    ``net`` read one of two ways.
+
+    * ``parametrization="mean"`` (the paper's, as its reference code writes it): the reverse mean
+      is a perturbation of the forward kernel's, mu = sqrt(1 - beta_t) x_t + sqrt(beta_t) z_mu, and
+      the variance Sigma = sigmoid(z_Sigma + logit(beta_t)) (eq. 64); trained on the bound K.
+    * ``parametrization="epsilon"`` (Ho et al. 2020, a later simplification, not the paper's): z_mu
+      predicts the noise eps of x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, the mean
+      is (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat) / sqrt(1 - beta_t), the variance is fixed at
+      beta_t, and training minimises |eps - eps_hat|^2 ("L_simple").
+
+    ``model(x0)`` is the training loss per example (so that DistributedDataParallel sees it);
+    :meth:`bound` estimates K."""
+
+    def __init__(
+        self, diffusion: GaussianDiffusion, net: ReverseNet, parametrization="mean"
+    ):
+        super().__init__()
+        check_choice("parametrization", parametrization, PARAMETRIZATIONS)
+        if net.basis.shape[0] != diffusion.T:
+            raise ValueError(
+                f"the network reads out {net.basis.shape[0]} time steps but the diffusion has "
+                f"T = {diffusion.T}: build both with the same T"
+            )
+        self.diffusion, self.net, self.parametrization = diffusion, net, parametrization
+
+    @property
+    def T(self) -> int:
+        return self.diffusion.T
+
+    def reverse(self, xt: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, var) of the learned p(x_{t-1} | x_t), t = 2 ... T."""
+        z_mu, z_sigma = self.net(xt, t)
+        beta = self.diffusion.beta(t, xt)
+        if self.parametrization == "mean":
+            mean = (1 - beta).sqrt() * xt + beta.sqrt() * z_mu
+            return mean, torch.sigmoid(z_sigma + torch.logit(beta))
+        ab = self.diffusion.alpha_bar(t, xt)
+        mean = (xt - beta / (1 - ab).sqrt() * z_mu) / (1 - beta).sqrt()
+        return mean, beta.expand_as(mean)
+
+    def _flat(self, x0: torch.Tensor) -> torch.Tensor:
+        x0 = x0.flatten(1)
+        if x0.shape[1] != self.net.dim:
+            raise ValueError(
+                f"the model takes examples of {self.net.dim} values, got {x0.shape[1]} "
+                f"(input of shape {tuple(x0.shape)})"
+            )
+        return x0
+
+    def _random_times(self, x0: torch.Tensor) -> torch.Tensor:
+        return torch.randint(2, self.T + 1, (len(x0),), device=x0.device)
+
+    def step_kl(self, x0: torch.Tensor, t) -> torch.Tensor:
+        """KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) per example at x_t ~ q(x_t | x_0)."""
+        xt = self.diffusion.sample_forward(x0, t)
+        return gaussian_kl(*self.diffusion.posterior(x0, xt, t), *self.reverse(xt, t))
+
+    def forward(self, x0: torch.Tensor) -> torch.Tensor:
+        """The training loss per example, at one random t in 2 ... T per example: (T - 1) KL_t,
+        an unbiased estimate of the bound's learnable part (``mean``), or |eps - eps_hat|^2
+        (``epsilon``)."""
+        x0 = self._flat(x0)
+        t = self._random_times(x0)
+        if self.parametrization == "mean":
+            return (self.T - 1) * self.step_kl(x0, t)
+        noise = torch.randn_like(x0)
+        eps_hat, _ = self.net(self.diffusion.sample_forward(x0, t, noise), t)
+        return ((noise - eps_hat) ** 2).sum(1)
+
+    def bound(self, x0: torch.Tensor, n_times: int = 1) -> torch.Tensor:
+        """An unbiased estimate of K per example (nats): the closed-form edge terms and the sum of
+        the T - 1 KL terms estimated from ``n_times`` random steps per example."""
+        check_positive("n_times", n_times, integer=True)
+        x0 = self._flat(x0)
+        kl = sum(self.step_kl(x0, self._random_times(x0)) for _ in range(n_times))
+        return (
+            self.diffusion.first_step_log_likelihood(x0)
+            - (self.T - 1) * kl / n_times
+            - self.diffusion.prior_kl(x0)
+        )
+
+    def bound_terms(self, x0: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every term of K per example (nats), all T - 1 KL terms computed: ``first_step``
+        E log p(x_0|x_1), ``kl`` (B, T - 1) for t = 2 ... T, ``prior`` KL(q(x_T|x_0) || pi), and
+        ``bound`` = first_step - kl.sum(1) - prior."""
+        x0 = self._flat(x0)
+        kl = torch.stack([self.step_kl(x0, t) for t in range(2, self.T + 1)], 1)
+        first = self.diffusion.first_step_log_likelihood(x0)
+        prior = self.diffusion.prior_kl(x0)
+        return {
+            "first_step": first,
+            "kl": kl,
+            "prior": prior,
+            "bound": first - kl.sum(1) - prior,
+        }
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        known: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        keep: Sequence[int] = (),
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """``n`` draws of x_0 by the reverse trajectory from x_T ~ pi, true samples (the last step
+        adds its noise too, as the paper's figures). With ``known`` (n, dim) and a boolean ``mask``
+        (dim,) or (n, dim), the coordinates where mask is True are held at their known values at
+        every step: a draw from the model's posterior given them, the paper's inpainting
+        (section 2.5, r(x) a delta on the known data and constant elsewhere). Returns x_0 and the
+        states at the times listed in ``keep`` (T ... 0)."""
+        check_positive("n", n, integer=True)
+        dim = self.net.dim
+        param = next(self.parameters())
+        if (known is None) != (mask is None):
+            raise ValueError("inpainting needs both `known` values and their `mask`")
+        if known is not None:
+            known, mask = known.flatten(1), mask.reshape(-1, dim).bool()
+            if known.shape != (n, dim):
+                raise ValueError(
+                    f"known must hold {n} examples of {dim} values, got {tuple(known.shape)}"
+                )
+            known = known.to(param)
+            mask = mask.to(param.device)
+
+        def clamp(x):
+            return x if known is None else torch.where(mask, known, x)
+
+        x = clamp(torch.randn(n, dim, device=param.device, dtype=param.dtype))
+        kept = {self.T: x} if self.T in keep else {}
+        for t in range(self.T, 1, -1):
+            mean, var = self.reverse(x, t)
+            x = clamp(mean + var.sqrt() * torch.randn_like(x))
+            if t - 1 in keep:
+                kept[t - 1] = x
+        b1 = self.diffusion.betas[0]
+        x = clamp((1 - b1).sqrt() * x + b1.sqrt() * torch.randn_like(x))
+        if 0 in keep:
+            kept[0] = x
+        return x, kept
+
+
+@torch.no_grad()
+def trajectory_log_ratio(model: DiffusionModel, x0: torch.Tensor) -> torch.Tensor:
+    """One draw per example of log p(x_0 ... x_T) - log q(x_1 ... x_T | x_0) along a sampled
+    forward trajectory: K's definition before any rearrangement (paper eq. 11-13), whose mean is
+    the same K as :meth:`DiffusionModel.bound_terms`' closed forms, with Monte Carlo noise."""
+    diffusion = model.diffusion
+    states = [model._flat(x0)]
+    log_ratio = torch.zeros(len(x0), device=x0.device, dtype=x0.dtype)
+    for t in range(1, model.T + 1):
+        beta = diffusion.beta(t, states[-1])
+        states.append(diffusion.forward_step(states[-1], t))
+        forward = D.Normal((1 - beta).sqrt() * states[-2], beta.sqrt())
+        log_ratio -= forward.log_prob(states[-1]).sum(1)
+    log_ratio -= 0.5 * (states[-1] ** 2 + math.log(2 * math.pi)).sum(1)  # log pi(x_T)
+    for t in range(model.T, 1, -1):
+        mean, var = model.reverse(states[t], t)
+        log_ratio += D.Normal(mean, var.sqrt()).log_prob(states[t - 1]).sum(1)
+    b1 = diffusion.betas[0]
+    last = D.Normal((1 - b1).sqrt() * states[1], b1.sqrt())
+    return log_ratio + last.log_prob(states[0]).sum(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rescaling:
+    """The paper's preprocessing: data shifted and scaled by constants to variance 1 ("all
+    datasets were scaled by a constant to give them variance 1"). ``log_det(dim)`` converts
+    log-densities back to the original units: log p(x) = log p(scaled x) + dim log(scale)."""
+
+    shift: float
+    scale: float
+
+    @classmethod
+    def to_unit_variance(cls, x: torch.Tensor) -> Rescaling:
+        """The constants that give ``x`` (the training data) mean 0 and variance 1 overall."""
+        mean, std = x.mean().item(), x.std().item()
+        if not std > 0:
+            raise ValueError(
+                "the data are constant: they cannot be scaled to variance 1"
+            )
+        return cls(shift=-mean / std, scale=1 / std)
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+    def undo(self, y: torch.Tensor) -> torch.Tensor:
+        return (y - self.shift) / self.scale
+
+    def log_det(self, dim: int) -> float:
+        return dim * math.log(self.scale)
+
+
+def swiss_roll(
+    n: int, noise: float = 0.5, generator: torch.Generator | None = None, device=None
+) -> torch.Tensor:
+    """n points of the 2-D swiss roll (scikit-learn's ``make_swiss_roll`` in its (x, z) plane):
+    s = 1.5 pi (1 + 2u), u uniform, at (s cos s, s sin s), plus N(0, noise^2) on each coordinate."""
+    check_positive("n", n, integer=True)
+    u = torch.rand(n, generator=generator, device=device)
+    s = 1.5 * math.pi * (1 + 2 * u)
+    roll = torch.stack([s * torch.cos(s), s * torch.sin(s)], 1)
+    return roll + noise * torch.randn(n, 2, generator=generator, device=device)
+
+
+@torch.no_grad()
+def swiss_roll_log_density(
+    x: torch.Tensor, noise: float = 0.5, n_grid: int = 4000
+) -> torch.Tensor:
+    """The exact log-density of :func:`swiss_roll`'s distribution at the points ``x`` (n, 2), in
+    nats: p(x) = E_s N(x; (s cos s, s sin s), noise^2 I) over s uniform on [1.5 pi, 4.5 pi], the
+    expectation by the midpoint rule on ``n_grid`` values of s (converged to 1e-6 at noise >= 0.1
+    with the default grid). The ceiling every model's log-likelihood of these data lies under."""
+    check_positive("noise", noise)
+    s = 1.5 * math.pi * (1 + 2 * (torch.arange(n_grid, device=x.device) + 0.5) / n_grid)
+    curve = torch.stack([s * torch.cos(s), s * torch.sin(s)], 1).to(x.dtype)
+    nearby = [
+        torch.logsumexp(-(torch.cdist(xb, curve) ** 2) / (2 * noise**2), 1)
+        for xb in x.split(1000)  # 1000 x n_grid distances at a time
+    ]
+    return torch.cat(nearby) - math.log(n_grid) - math.log(2 * math.pi * noise**2)
+
+
+def bits(nats: float | torch.Tensor, per: int = 1):
+    """Nats to bits, divided by ``per`` (dimensions or pixels)."""
+    return nats / (math.log(2) * per)
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionConfig:
+    """Training settings. The reference code: RMSprop at learning rate 1e-3 (decayed to 1e-5),
+    batch 512, one t per minibatch. Here Adam, one t per example, and the engine's per-step hooks:
+    ``clip_grad_norm`` (None: no clipping) and ``ema_decay`` (None: no average of the weights)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    clip_grad_norm: float | None = 1.0
+    ema_decay: float | None = 0.999
+    eval_times: int = 4  # random steps per test example in the bound's estimate
+    seed: int = 0
+
+    def __post_init__(self):
+        check_positive("epochs", self.epochs, integer=True)
+        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("lr", self.lr)
+        check_positive("eval_times", self.eval_times, integer=True)
+        if self.clip_grad_norm is not None:
+            check_positive("clip_grad_norm", self.clip_grad_norm)
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(
+                f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}"
+            )
+
+
+@torch.no_grad()
+def mean_bound(
+    model: DiffusionModel, x: torch.Tensor, n_times: int = 4, batch_size: int = 1000
+) -> torch.Tensor:
+    """K per example of ``x`` (nats), estimated with ``n_times`` random steps each."""
+    return torch.cat([model.bound(xb, n_times) for xb in x.split(batch_size)])
+
+
+def dequantize(
+    x: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Images in [0, 1] with uniform noise of one grey level added, as the reference code does to
+    remove the 8-bit quantisation (``generator`` on the CPU: the same noise on every device)."""
+    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    return x + (noise - 0.5) / 255
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistSetup:
+    """The MNIST diffusion models' sizes at one scale (:func:`mnist_setup`)."""
+
+    steps: int  # T
+    n_train: int
+    network: dict  # keyword arguments of dense_net
+    config: DiffusionConfig
+    n_samples: int  # for the Parzen estimate
+    n_test: int
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The diffusion chapter's MNIST runs, also ``python -m lec16 train diffusion``. ``paper``: the
+    paper's T = 1000 and network, and the reference code's 1,700 "epochs" of 500 batches of 512
+    (about 8,700 passes over 50,000 digits); ``default``: T = 200 and 6 passes of Adam (2 CPU
+    cores); ``smoke``: a smaller network, for CI."""
+    return choose(
+        scale,
+        smoke=MnistSetup(
+            steps=20,
+            n_train=2000,
+            network={"hidden": 100, "depth": 2},
+            config=DiffusionConfig(
+                epochs=5, batch_size=32, lr=3e-3, eval_times=1, seed=seed
+            ),
+            n_samples=200,
+            n_test=500,
+        ),
+        default=MnistSetup(
+            steps=200,
+            n_train=50_000,
+            network={},
+            config=DiffusionConfig(epochs=6, seed=seed),
+            n_samples=2000,
+            n_test=10_000,
+        ),
+        paper=MnistSetup(
+            steps=1000,
+            n_train=50_000,
+            network={},
+            config=DiffusionConfig(epochs=8700, batch_size=512, seed=seed),
+            n_samples=10_000,
+            n_test=10_000,
+        ),
+    )
+
+
+def mnist_model(setup: MnistSetup, parametrization: str = "mean") -> DiffusionModel:
+    """The MNIST model of ``setup``: the paper's schedule with T = ``setup.steps`` and its dense
+    network (:func:`dense_net`), read with ``parametrization``."""
+    return DiffusionModel(
+        GaussianDiffusion(sohl_dickstein_schedule(setup.steps)),
+        dense_net(784, setup.steps, **setup.network),
+        parametrization,
+    )
+
+
+def train_diffusion(
+    model: DiffusionModel,
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    config: DiffusionConfig,
+    checkpoint=None,
+    desc: str = "diffusion",
+) -> tuple[train.History, train.EMA | None]:
+    """Minimise the model's loss (``model(x0)``) over ``x_train`` (already rescaled), one
+    :func:`lec16.train.fit`; after each epoch the test bound K in nats per example (of the
+    weight average when ``ema_decay`` is set). Returns the history and the :class:`~lec16.train.EMA`
+    hook (its ``.module`` is the model to sample from), or None."""
+    param = next(model.parameters())
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        if x.device != param.device or x.dtype != param.dtype:
+            raise ValueError(
+                f"{name} is {x.dtype} on {x.device} but the model is {param.dtype} on "
+                f"{param.device}: move one of them"
+            )
+        if x[0].numel() != model.net.dim:
+            raise ValueError(
+                f"{name} has {x[0].numel()} values per example but the model takes "
+                f"{model.net.dim}"
+            )
+    parallel = distributed.wrap(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    batches = data.Batches(
+        x_train.flatten(1), batch_size=config.batch_size, seed=config.seed
+    )
+    ema = train.EMA(model, config.ema_decay) if config.ema_decay else None
+
+    def step(batch):
+        loss = parallel(batch[0]).mean()
+        train.optimizer_step(optimizer, loss, clip_grad_norm=config.clip_grad_norm)
+        return {"loss": loss}
+
+    def evaluate():
+        evaluated = ema.module if ema is not None else model
+        bound = mean_bound(evaluated, x_test.flatten(1), config.eval_times)
+        return {"test_bound": bound.mean().item()}
+
+    history = train.fit(
+        step,
+        batches,
+        config.epochs,
+        modules={"model": model},
+        optimizers={"opt": optimizer},
+        hooks={"ema": ema} if ema is not None else None,
+        evaluate=evaluate,
+        checkpoint=checkpoint,
+        desc=desc,
+        config={"train": config, "model": model, "n_train": len(x_train)},
+    )
+    return history, ema
