@@ -74,7 +74,8 @@ if "engine" in names:
 if "vae" in names:
     r = vae.run()
     print(
-        f"\nVAE (784-500-20, batch 100, Adam) on MNIST, {r['epochs']} epochs, {r['device']}, {r['threads']} threads"
+        f"\nVAE (784-500-20, batch 100, Adam) on MNIST, {r['epochs']} epochs each "
+        f"(medians of {r['repeats']}, interleaved), {r['device']}, {r['threads']} threads"
     )
     print(
         "| loop | seconds per epoch | test bound after training (nats) |\n|---|---|---|"

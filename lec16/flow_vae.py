@@ -85,9 +85,12 @@ class FlowVAE(VAE):
         z, log_det = flows.planar_steps(z0, u_hat, w, b)
         return self.log_joint(x, z) - (q0.log_prob(z0) - log_det)
 
-    def forward(self, x: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, n_samples: int = 1, bound: str = "elbo"
+    ) -> torch.Tensor:
         """The bound per example from ``n_samples`` samples of q_K (eq. 15); K = 0 is
-        :meth:`lec16.vae.VAE.forward`, with the KL in closed form."""
-        if not self.config.flows:
-            return super().forward(x, n_samples)
+        :meth:`lec16.vae.VAE.forward`, with the KL in closed form. ``bound="iwae"`` (or
+        ``"vae"``): :meth:`lec16.vae.VAE.forward`'s bounds of this model's log-weights."""
+        if not self.config.flows or bound != "elbo":
+            return super().forward(x, n_samples, bound)
         return self.log_weights(x, n_samples).mean(0)

@@ -16,10 +16,35 @@ import math
 import torch
 from torch import distributions as D
 
-from lec16.scales import check_choice, check_positive
-from lec16.vae import VAE
+from lec16.scales import check_choice, check_positive, choose
+from lec16.vae import VAE, TrainConfig, VAEConfig
 
 OBJECTIVES = ("iwae", "vae")
+# Burda et al.'s MNIST model with one stochastic layer: two deterministic layers of 200 tanh
+# units, 50 latents (their Appendix C)
+ARCHITECTURE = VAEConfig(hidden=200, depth=2, latent=50)
+
+
+def scale_setup(scale: str, seed: int = 0) -> tuple[int, TrainConfig]:
+    """The IWAE chapter's training digits and :class:`~lec16.vae.TrainConfig` at each scale (also
+    ``python -m lec16 train iwae``). ``paper``: Burda et al.'s schedule, 3^i passes at learning
+    rate 1e-3 * 10^(-i/7) for i = 0 ... 7 (3,280 passes), batch 20, Adam eps 1e-4;
+    ``default``: 3 passes at batch 100 (2 CPU cores)."""
+    n_train = choose(scale, smoke=1000, default=60_000, paper=60_000)
+    config = choose(
+        scale,
+        smoke=TrainConfig(epochs=1, batch_size=100, seed=seed),
+        default=TrainConfig(epochs=3, batch_size=100, seed=seed),
+        paper=TrainConfig(
+            epochs=3280,
+            batch_size=20,
+            lr=1e-3,
+            adam_eps=1e-4,
+            lr_schedule="burda",
+            seed=seed,
+        ),
+    )
+    return n_train, config
 
 
 def iwae_bound(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
@@ -37,10 +62,12 @@ def log_weights(model: VAE, x: torch.Tensor, k: int) -> torch.Tensor:
 
 def objective(model: VAE, x: torch.Tensor, k: int, kind: str = "iwae") -> torch.Tensor:
     """Per-example training objective with k samples: ``iwae`` is L_k (Burda et al. eq. 8); ``vae`` is
-    the k-sample ELBO estimate (1/k) sum_i log w_i, the VAE baseline of their Table 1."""
+    the k-sample ELBO estimate (1/k) sum_i log w_i, the VAE baseline of their Table 1. ``model``
+    may be wrapped in DistributedDataParallel (``lec16.distributed.wrap``)."""
     check_choice("kind", kind, OBJECTIVES)
-    log_w = log_weights(model, x, k)
-    return iwae_bound(log_w) if kind == "iwae" else log_w.mean(0)
+    check_positive("k", k, integer=True)
+    # through the model's forward (VAE.forward's bounds), which DistributedDataParallel wraps
+    return model(x, k, bound=kind)
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ decoder (500 units for MNIST, 200 for Frey Face), and a sigmoid on the Gaussian 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,8 @@ from torch import nn
 
 from lec16 import data, distributed, train
 from lec16.scales import check_choice, check_positive, choose
+
+BOUNDS = ("elbo", "vae", "iwae")  # VAE.forward's bounds
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -96,9 +99,22 @@ class VAE(nn.Module):
         std = (self.config.min_std**2 + logvar.exp()).sqrt()
         return D.Independent(D.Normal(torch.sigmoid(mean_logit), std), 1)
 
-    def forward(self, x: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
-        """The Monte Carlo bound of slide "Variational Autoencoders", per example:
-        -KL(q(z|x) || p(z)) + (1/S) sum_s log p(x | z_s), z_s = mu(x) + sigma(x) eps_s."""
+    def forward(
+        self, x: torch.Tensor, n_samples: int = 1, bound: str = "elbo"
+    ) -> torch.Tensor:
+        """A lower bound on log p(x) per example, from ``n_samples`` = S samples of q(z | x).
+
+        ``elbo``: the Monte Carlo bound of slide "Variational Autoencoders",
+        -KL(q(z|x) || p(z)) + (1/S) sum_s log p(x | z_s), z_s = mu(x) + sigma(x) eps_s;
+        ``vae``: the same bound with the KL sampled too, (1/S) sum_s log w_s; ``iwae``: Burda et
+        al.'s L_S = log (1/S) sum_s w_s (:mod:`lec16.iwae`), with w_s from :meth:`log_weights`.
+        Training objectives go through here, so that DistributedDataParallel sees them."""
+        check_choice("bound", bound, BOUNDS)
+        if bound != "elbo":
+            log_w = self.log_weights(x, n_samples)
+            if bound == "vae":
+                return log_w.mean(0)
+            return torch.logsumexp(log_w, 0) - math.log(n_samples)
         mu, logvar = self.encode(x)
         z = reparametrize(mu, logvar, n_samples)
         log_px = self.decode(z).log_prob(x.flatten(1).to(z.dtype))  # (S, B)

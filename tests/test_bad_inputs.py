@@ -579,6 +579,12 @@ CASES = [
         r"rank must be in \[0, 2\), got 2",
     ),
     (
+        "a VAE asked for an unknown bound",
+        lambda: _tiny_vae()(torch.zeros(2, 784), 1, bound="elb"),
+        ValueError,
+        r"bound='elb' is not valid; choose one of: 'elbo', 'vae', 'iwae'",
+    ),
+    (
         "FlowVAEConfig(flows=-1)",
         lambda: flow_vae.FlowVAEConfig(flows=-1),
         ValueError,

@@ -556,6 +556,7 @@ NOT_ON_META = {
     "ssvae.train_supervised": "trains (as vae.train_vae)",
     "vae.TrainConfig": "a dataclass of numbers",
     "vae.scale_setup": "an int and a dataclass of numbers",
+    "iwae.scale_setup": "an int and a dataclass of numbers",
     "vae.check_features": "checks shapes only",
     "vae.burda_lr_factor": "a float of the epoch",
     "vae.make_optimizer": "builds a torch optimizer over given parameters",

@@ -99,6 +99,22 @@ def test_objectives_and_estimator_on_a_vae():
     assert torch.allclose(elbo, k1, atol=0.3)
 
 
+def test_the_objectives_go_through_the_models_forward():
+    """iwae.objective is VAE.forward's bound of the model's own log-weights (so that
+    DistributedDataParallel, which wraps forward, sees the IWAE objective), draw for draw."""
+    torch.manual_seed(0)
+    model = vae.VAE(vae.VAEConfig(x_dim=16, hidden=8, latent=2))
+    x = torch.bernoulli(torch.full((4, 16), 0.5))
+    for kind, of_weights in (
+        ("iwae", iwae.iwae_bound),
+        ("vae", lambda log_w: log_w.mean(0)),
+    ):
+        torch.manual_seed(3)
+        through_forward = iwae.objective(model, x, 7, kind)
+        torch.manual_seed(3)
+        assert torch.equal(through_forward, of_weights(model.log_weights(x, 7)))
+
+
 def test_bounds_by_k_are_independent_and_rise_with_k():
     torch.manual_seed(0)
     model = vae.VAE(vae.VAEConfig(x_dim=6, hidden=8, latent=2)).eval()
