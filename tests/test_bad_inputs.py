@@ -25,6 +25,7 @@ from lec16 import (
     gan,
     iwae,
     lapgan,
+    rbm,
     ssvae,
     train,
     vae,
@@ -72,11 +73,17 @@ def _labels(n=20):
     return torch.arange(n) % 10
 
 
+def _scratch_path(name):
+    """A path under SCRATCH with no file there yet."""
+    SCRATCH.mkdir(exist_ok=True)
+    path = SCRATCH / name
+    path.unlink(missing_ok=True)
+    return path
+
+
 def _m2_resumed_with_another_alpha():
     """Train a tiny M2 for one epoch, then ask to resume its checkpoint with another alpha."""
-    SCRATCH.mkdir(exist_ok=True)
-    path = SCRATCH / "m2.pt"
-    path.unlink(missing_ok=True)
+    path = _scratch_path("m2.pt")
     x, y = _binary(20, 6), _labels(20)
 
     def run(alpha):
@@ -92,9 +99,7 @@ def _m2_resumed_with_another_alpha():
 
 def _flow_vae_resumed_with_other_flows():
     """Train a tiny flow VAE for one epoch, then ask to resume its checkpoint with another K."""
-    SCRATCH.mkdir(exist_ok=True)
-    path = SCRATCH / "flow_vae.pt"
-    path.unlink(missing_ok=True)
+    path = _scratch_path("flow_vae.pt")
     x = _binary(20, 6)
     for k in (2, 3):
         config = flow_vae.FlowVAEConfig(x_dim=6, hidden=8, latent=2, flows=k)
@@ -112,34 +117,39 @@ def _tiny_diffusion(T=4, parametrization="mean"):
 
 def _diffusion_resumed_with_other_ema():
     """Train a tiny diffusion model for one epoch, then resume its checkpoint with another EMA."""
-    SCRATCH.mkdir(exist_ok=True)
-    path = SCRATCH / "diffusion.pt"
-    path.unlink(missing_ok=True)
+    path = _scratch_path("diffusion.pt")
     x = torch.randn(20, 2)
     for decay in (0.9, 0.99):
         config = diffusion.DiffusionConfig(epochs=1, batch_size=10, ema_decay=decay)
         diffusion.train_diffusion(_tiny_diffusion(), x, x, config, checkpoint=path)
 
 
+def _rbm_resumed_as_pcd():
+    """Train a tiny RBM with CD for one epoch, then resume its checkpoint as PCD."""
+    path = _scratch_path("rbm.pt")
+    x = _binary(20, 6)
+    for method in ("cd", "pcd"):
+        config = rbm.RBMConfig(epochs=1, batch_size=10, method=method)
+        rbm.train_rbm(rbm.RBM(6, 3), x, x, config, checkpoint=path)
+
+
 def _checkpoint(name, config=None, module=None):
-    SCRATCH.mkdir(exist_ok=True)
-    path = SCRATCH / name
-    path.unlink(missing_ok=True)
+    path = _scratch_path(name)
     module = module or torch.nn.Linear(2, 1)
     _fit_with(_linear_step(module), checkpoint=path, config=config, module=module)
     return path
 
 
 def _foreign_file():
-    SCRATCH.mkdir(exist_ok=True)
-    torch.save({"state_dict": {"w": torch.zeros(2)}}, SCRATCH / "foreign.pt")
-    return SCRATCH / "foreign.pt"
+    path = _scratch_path("foreign.pt")
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, path)
+    return path
 
 
 def _garbage_file():
-    SCRATCH.mkdir(exist_ok=True)
-    (SCRATCH / "garbage.pt").write_bytes(b"\x00 not a torch file")
-    return SCRATCH / "garbage.pt"
+    path = _scratch_path("garbage.pt")
+    path.write_bytes(b"\x00 not a torch file")
+    return path
 
 
 class NoLatent(torch.nn.Module):
@@ -717,6 +727,70 @@ CASES = [
         _diffusion_resumed_with_other_ema,
         train.CheckpointError,
         r"written by another configuration; differing fields: .*ema_decay",
+    ),
+    (
+        "RBM(784, 0)",
+        lambda: rbm.RBM(784, 0),
+        ValueError,
+        r"n_hidden must be a positive int, got 0",
+    ),
+    (
+        "an RBM given images of another size",
+        lambda: rbm.RBM(784, 10).free_energy(torch.zeros(3, 28)),
+        ValueError,
+        r"v has 28 units in its last dimension but the RBM has 784 visible units",
+    ),
+    (
+        "exact_log_partition of a 784 x 500 RBM",
+        lambda: rbm.RBM(784, 500).exact_log_partition(),
+        ValueError,
+        r"enumerates 2\^500 states .* estimate log Z with rbm.ais_log_partition",
+    ),
+    (
+        "ais_log_partition with base biases of another length",
+        lambda: rbm.ais_log_partition(rbm.RBM(6, 3), 10, 10, torch.zeros(5)),
+        ValueError,
+        r"base_bias has shape \(5,\); the RBM has 6 visible units",
+    ),
+    (
+        "ais_betas(2)",
+        lambda: rbm.ais_betas(2),
+        ValueError,
+        r"n_betas must be at least 3 \(one per segment\), got 2",
+    ),
+    (
+        "RBMConfig(method='cd-k')",
+        lambda: rbm.RBMConfig(method="cd-k"),
+        ValueError,
+        r"method='cd-k' is not valid; choose one of: 'cd', 'pcd'",
+    ),
+    (
+        "RBMConfig(momentum=1)",
+        lambda: rbm.RBMConfig(momentum=1),
+        ValueError,
+        r"momentum must be in \[0, 1\), got 1",
+    ),
+    (
+        "train_rbm on data of another dimension",
+        lambda: rbm.train_rbm(
+            rbm.RBM(6, 3), torch.zeros(10, 5), torch.zeros(10, 5), rbm.RBMConfig()
+        ),
+        ValueError,
+        r"x_train has 5 values per example but the RBM has 6 visible units",
+    ),
+    (
+        "train_rbm resuming a CD checkpoint as PCD",
+        _rbm_resumed_as_pcd,
+        train.CheckpointError,
+        r"written by another configuration; differing fields: .*method",
+    ),
+    (
+        "exact_cd_gradient on an RBM too large to enumerate",
+        lambda: rbm.exact_cd_gradient(
+            rbm.RBM(784, 10), torch.zeros(1, 784), torch.ones(1), k=1
+        ),
+        ValueError,
+        r"at most 16 units per layer, got 784 x 10",
     ),
 ]
 

@@ -30,6 +30,7 @@ from lec16 import (
     gan,
     iwae,
     lapgan,
+    rbm,
     ssvae,
     vae,
     vi,
@@ -52,6 +53,7 @@ MODULES = [
     "lec16.iwae",
     "lec16.lapgan",
     "lec16.plots",
+    "lec16.rbm",
     "lec16.scales",
     "lec16.ssvae",
     "lec16.train",
@@ -68,6 +70,21 @@ def _on(dev, *shape, dtype=torch.float32, positive=False, binary=False):
 
 def _small_vae(dev, latent=2, **kw):
     return vae.VAE(vae.VAEConfig(hidden=8, latent=latent, **kw)).to(dev)
+
+
+def _tiny_rbm(dev, n_visible=6, n_hidden=3):
+    return rbm.RBM(n_visible, n_hidden).to(dev)
+
+
+def _rbm_outputs(dev):
+    model, v = _tiny_rbm(dev), _on(dev, 4, 6, binary=True)
+    return [
+        model.energy(v, _on(dev, 4, 3, binary=True)),
+        model.free_energy(v),
+        model.gibbs_chain(v, 2),
+        model.exact_log_partition(),
+        model.log_likelihood(v, model.exact_log_partition()),
+    ]
 
 
 def _nice_outputs(dev):
@@ -433,6 +450,30 @@ CASES = {
     "flows.energy": lambda dev: [
         flows.energy(n, _on(dev, 3, 2)) for n in flows.ENERGIES
     ],
+    # rbm
+    "rbm.RBM": _rbm_outputs,
+    "rbm.base_rate_bias": lambda dev: rbm.base_rate_bias(_on(dev, 5, 6, binary=True)),
+    "rbm.ais_betas": lambda dev: rbm.ais_betas(10, device=dev),
+    "rbm.all_states": lambda dev: rbm.all_states(3, device=dev),
+    "rbm.ais_log_weights": lambda dev: rbm.ais_log_weights(
+        _tiny_rbm(dev), 4, 10, _on(dev, 6)
+    ),
+    "rbm.PersistentChains": lambda dev: rbm.PersistentChains(_on(dev, 3, 6)).state,
+    "rbm.contrastive_loss": lambda dev: rbm.contrastive_loss(
+        _tiny_rbm(dev), _on(dev, 3, 6, binary=True), _on(dev, 3, 6, binary=True)
+    ),
+    "rbm.reconstruction_error": lambda dev: rbm.reconstruction_error(
+        _tiny_rbm(dev), _on(dev, 3, 6, binary=True)
+    ),
+    "rbm.exact_cd_gradient": lambda dev: rbm.exact_cd_gradient(
+        _tiny_rbm(dev), _on(dev, 3, 6, binary=True), _on(dev, 3), k=2
+    ),
+    "rbm.enumerated_hidden_posterior": lambda dev: rbm.enumerated_hidden_posterior(
+        _tiny_rbm(dev), _on(dev, 3, 6, binary=True)
+    ),
+    "rbm.factorised_hidden_posterior": lambda dev: rbm.factorised_hidden_posterior(
+        _tiny_rbm(dev), _on(dev, 3, 6, binary=True)
+    ),
     # ssvae
     "ssvae.classifier_network": lambda dev: ssvae.classifier_network(6, 8).to(dev)(
         _on(dev, 3, 6)
@@ -545,6 +586,11 @@ NOT_ON_META = {
     "flows.train_nice": "trains (as vae.train_vae)",
     "flows.NiceConfig": "a dataclass of numbers",
     "flows.bits_per_dim": "a float of a float",
+    "rbm.RBMConfig": "a dataclass of numbers",
+    "rbm.AISResult": "floats and the tensors of rbm.ais_log_weights",
+    "rbm.ais_log_partition": "summarises rbm.ais_log_weights with .item()",
+    "rbm.mean_log_likelihood": "returns Python floats",
+    "rbm.train_rbm": "trains (as vae.train_vae); refuses data on another device",
     "ssvae.SSLConfig": "a dataclass of numbers",
     "ssvae.balanced_labels": "draws per class on the CPU (test_ssvae checks it returns on the "
     "labels' device)",

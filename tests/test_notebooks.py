@@ -331,6 +331,21 @@ def check_diffusion(m):
         assert _finite(m["mnist_parzen"][name])
 
 
+def check_boltzmann_machines(m):
+    assert all(gap < 1e-12 for gap in m["tiny_gaps"].values()), m["tiny_gaps"]
+    assert m["autograd_gap"] < 1e-12 and m["sampled_gap"] < 0.01
+    bias = [m["cd_bias"][k] for k in sorted(m["cd_bias"], key=int)]
+    assert bias[0] > 0.05 and all(a > b for a, b in zip(bias, bias[1:])), bias
+    finest = list(m["small_ais"].values())[-1]  # the most betas and runs
+    assert finest[1] <= m["exact_log_z"] <= finest[2] and finest[2] - finest[1] < 1
+    assert {"CD-1", "CD-3", "PCD-1"} <= set(m["log_lik"])
+    for name, log_lik in m["log_lik"].items():
+        assert _finite(log_lik) and log_lik > m["base_log_lik"] + 10, (
+            f"{name} is no better than the base-rate model"
+        )
+        assert m["log_z"][name][0] <= m["log_z"][name][2], name
+
+
 METRIC_CHECKS = {
     name[len("check_") :]: fn
     for name, fn in globals().items()

@@ -1,0 +1,477 @@
+"""Restricted Boltzmann machines (slide "Other directed models"; Smolensky 1986, Hinton 2002).
+
+Binary visible units v (the slide's x) and hidden units h (its z), and the joint
+
+    p(v, h) = exp(<W, v h^T> + <b, v> + <c, h> - log Z),      E(v, h) = -v^T W h - b^T v - c^T h,
+
+the slide's exp(<theta_1, x z^T> + <theta_2, x> + <theta_3, z> - log A(theta)) with theta_1 = W
+(``weight``, n_visible x n_hidden), theta_2 = b (``visible_bias``), theta_3 = c (``hidden_bias``).
+No connections within a layer, so both conditionals factorise,
+
+    p(h_j = 1 | v) = sigmoid(c_j + v^T W_{:j}),     p(v_i = 1 | h) = sigmoid(b_i + W_{i:} h),
+
+and summing out h gives the free energy F(v) = -b^T v - sum_j softplus(c_j + v^T W_{:j}), with
+p(v) = exp(-F(v)) / Z. The log-likelihood gradient is E_data[-dF/dtheta] - E_model[-dF/dtheta];
+contrastive divergence (CD-k, Hinton 2002) replaces the model's expectation by k Gibbs steps from
+the data, persistent CD (PCD, Tieleman 2008) by chains carried from one update to the next.
+Z itself is a sum over 2^min(n_visible, n_hidden) states: :meth:`RBM.exact_log_partition` when
+that is small, annealed importance sampling (:func:`ais_log_partition`, Salakhutdinov & Murray
+2008) otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lec16 import data, train
+from lec16.scales import check_choice, check_positive
+
+METHODS = ("cd", "pcd")
+MAX_ENUMERATED_UNITS = 25  # 2^25 states of the smaller layer, summed in chunks
+
+
+class RBM(nn.Module):
+    """A binary RBM with ``n_visible`` x ``n_hidden`` weights; initial weights N(0, 0.01^2) and
+    zero biases (Hinton's practical guide, section 8; set the visible bias to the data's log-odds
+    with :func:`base_rate_bias` as it recommends)."""
+
+    def __init__(self, n_visible: int, n_hidden: int):
+        super().__init__()
+        check_positive("n_visible", n_visible, integer=True)
+        check_positive("n_hidden", n_hidden, integer=True)
+        self.weight = nn.Parameter(0.01 * torch.randn(n_visible, n_hidden))
+        self.visible_bias = nn.Parameter(torch.zeros(n_visible))
+        self.hidden_bias = nn.Parameter(torch.zeros(n_hidden))
+
+    @property
+    def n_visible(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def n_hidden(self) -> int:
+        return self.weight.shape[1]
+
+    def _visible(self, v: torch.Tensor) -> torch.Tensor:
+        if v.shape[-1] != self.n_visible:
+            raise ValueError(
+                f"v has {v.shape[-1]} units in its last dimension but the RBM has "
+                f"{self.n_visible} visible units"
+            )
+        return v.to(self.weight.dtype)
+
+    def energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """E(v, h) = -v^T W h - b^T v - c^T h, per row of ``v`` and ``h``."""
+        v = self._visible(v)
+        h = h.to(v.dtype)
+        return (
+            -((v @ self.weight) * h).sum(-1)
+            - v @ self.visible_bias
+            - h @ self.hidden_bias
+        )
+
+    def free_energy(self, v: torch.Tensor) -> torch.Tensor:
+        """F(v) = -log sum_h exp(-E(v, h)) = -b^T v - sum_j softplus(c_j + v^T W_{:j})."""
+        v = self._visible(v)
+        return -(v @ self.visible_bias) - F.softplus(
+            v @ self.weight + self.hidden_bias
+        ).sum(-1)
+
+    def hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
+        """p(h_j = 1 | v) = sigmoid(c_j + v^T W_{:j}), for every j."""
+        return torch.sigmoid(self._visible(v) @ self.weight + self.hidden_bias)
+
+    def visible_probs(self, h: torch.Tensor) -> torch.Tensor:
+        """p(v_i = 1 | h) = sigmoid(b_i + W_{i:} h), for every i."""
+        return torch.sigmoid(
+            h.to(self.weight.dtype) @ self.weight.T + self.visible_bias
+        )
+
+    def gibbs_step(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One block-Gibbs sweep v -> h ~ p(h | v) -> v' ~ p(v | h); returns (v', h)."""
+        h = torch.bernoulli(self.hidden_probs(v))
+        return torch.bernoulli(self.visible_probs(h)), h
+
+    def gibbs_chain(self, v: torch.Tensor, steps: int) -> torch.Tensor:
+        """``steps`` Gibbs sweeps from ``v``; the last visible state."""
+        check_positive("steps", steps, integer=True)
+        for _ in range(steps):
+            v, _ = self.gibbs_step(v)
+        return v
+
+    def exact_log_partition(self) -> torch.Tensor:
+        """log Z by enumerating the 2^m states of the smaller layer (m = min(n_visible,
+        n_hidden)), in float64 and in chunks: log Z = logsumexp_h [c^T h + sum_i softplus(b_i +
+        W_{i:} h)] when the hidden layer is the smaller, logsumexp_v [-F(v)] otherwise. Refused
+        above 25 units; use :func:`ais_log_partition` there."""
+        m = min(self.n_visible, self.n_hidden)
+        if m > MAX_ENUMERATED_UNITS:
+            raise ValueError(
+                f"exact_log_partition enumerates 2^{m} states of the smaller layer, too many "
+                f"above {MAX_ENUMERATED_UNITS} units; estimate log Z with "
+                f"rbm.ais_log_partition(model, n_chains, n_betas) instead"
+            )
+        W = self.weight.double()
+        b, c = self.visible_bias.double(), self.hidden_bias.double()
+        chunks = []
+        for states in _binary_states(m, W.device):
+            if self.n_hidden <= self.n_visible:  # states are h
+                chunks.append(states @ c + F.softplus(states @ W.T + b).sum(-1))
+            else:  # states are v
+                chunks.append(states @ b + F.softplus(states @ W + c).sum(-1))
+        return torch.logsumexp(torch.cat(chunks), 0)
+
+    def log_likelihood(self, v: torch.Tensor, log_partition: torch.Tensor | float):
+        """log p(v) = -F(v) - log Z per row of ``v``, given log Z (exact or estimated)."""
+        return -self.free_energy(v) - log_partition
+
+
+def _binary_states(m: int, device, chunk: int = 1 << 14):
+    """All 2^m binary vectors of length m (float64), in chunks of ``chunk`` rows."""
+    bits = 2 ** torch.arange(m, device=device)
+    for start in range(0, 2**m, chunk):
+        index = torch.arange(start, min(start + chunk, 2**m), device=device)
+        yield ((index[:, None] & bits) > 0).double()
+
+
+def base_rate_bias(x: torch.Tensor, smoothing: float = 0.05) -> torch.Tensor:
+    """The log-odds log(p_i / (1 - p_i)) of each visible unit's mean over ``x``, pulled towards
+    1/2 by ``smoothing`` pseudo-examples' worth (Salakhutdinov & Murray's base-rate model;
+    Hinton's initial visible biases)."""
+    p = (x.flatten(1).mean(0) * len(x) + smoothing * 0.5) / (len(x) + smoothing)
+    p = p.clamp(1e-6, 1 - 1e-6)
+    return torch.log(p) - torch.log1p(-p)
+
+
+# --- Annealed importance sampling (Salakhutdinov & Murray 2008, section 4.1) -----------------
+
+
+def ais_betas(n_betas: int = 14_500, device=None) -> torch.Tensor:
+    """The inverse temperatures 0 = beta_0 < ... < beta_K = 1 of Salakhutdinov & Murray: steps of
+    1e-3 up to 0.5, 1e-4 up to 0.9, 1e-5 up to 1 (14,500 intermediate distributions); another
+    ``n_betas`` keeps the three segments' shares of the steps."""
+    check_positive("n_betas", n_betas, integer=True)
+    if n_betas < 3:
+        raise ValueError(f"n_betas must be at least 3 (one per segment), got {n_betas}")
+    shares = (500, 4000, 10_000)
+    counts = [max(1, round(n_betas * s / sum(shares))) for s in shares]
+    counts[-1] = n_betas - counts[0] - counts[1]
+    edges = (0.0, 0.5, 0.9, 1.0)
+    pieces = [torch.zeros(1, dtype=torch.float64)]
+    for (lo, hi), n in zip(zip(edges, edges[1:]), counts):
+        pieces.append(torch.linspace(lo, hi, n + 1, dtype=torch.float64)[1:])
+    return torch.cat(pieces).to(device)
+
+
+@dataclasses.dataclass
+class AISResult:
+    """An AIS estimate of log Z: ``log_z`` = log of the mean importance weight, and
+    ``log_z_low`` / ``log_z_high`` = log(mean -/+ 3 standard errors of the weights), the spread
+    Salakhutdinov's code reports (``log_z_low`` is -inf when 3 errors exceed the mean);
+    ``log_weights`` per chain, ``samples`` the chains' final states (draws of the RBM)."""
+
+    log_z: float
+    log_z_low: float
+    log_z_high: float
+    log_weights: torch.Tensor
+    samples: torch.Tensor
+
+
+@torch.no_grad()
+def ais_log_weights(
+    model: RBM,
+    n_chains: int = 100,
+    n_betas: int = 14_500,
+    base_bias: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The runs of AIS from a base-rate RBM (no weights, visible biases ``base_bias``, zero when
+    None; get them from the data with :func:`base_rate_bias`) to ``model``, through
+    p_k*(v) = exp((1 - beta_k) b_A^T v) exp(beta_k b^T v) prod_j (1 + exp(beta_k (c_j +
+    v^T W_{:j}))) with one Gibbs sweep at each beta_k (:func:`ais_betas`). Returns the base
+    model's log Z_A, the ``n_chains`` log importance weights (float64) and the final states
+    (draws of ``model``, approximately): Z ~ Z_A mean(w)."""
+    check_positive("n_chains", n_chains, integer=True)
+    W, b, c = model.weight, model.visible_bias, model.hidden_bias
+    if base_bias is None:
+        base_bias = torch.zeros_like(b)
+    if base_bias.shape != b.shape:
+        raise ValueError(
+            f"base_bias has shape {tuple(base_bias.shape)}; the RBM has "
+            f"{model.n_visible} visible units"
+        )
+    base_bias = base_bias.to(device=b.device, dtype=b.dtype)
+    betas = ais_betas(n_betas, device=b.device).to(b.dtype)
+    # the base model's visible units are independent and its hidden factor is 2^H
+    log_z_base = F.softplus(base_bias).sum().double() + model.n_hidden * math.log(2)
+
+    v = torch.bernoulli(torch.sigmoid(base_bias).expand(n_chains, -1).contiguous())
+    log_w = torch.zeros(n_chains, dtype=torch.float64, device=b.device)
+    for previous, beta in zip(betas[:-1], betas[1:]):
+        vW = v @ W
+        # log p_beta*(v) - log p_previous*(v), in float64: the 14,500 small increments of
+        # terms of hundreds of nats would drift by a few hundredths of a nat in float32
+        inputs = (vW + c).double()
+        log_w += (beta - previous).double() * (v @ (b - base_bias)).double()
+        log_w += (
+            F.softplus(beta.double() * inputs) - F.softplus(previous.double() * inputs)
+        ).sum(-1)
+        # one Gibbs sweep that leaves p_beta invariant
+        h = torch.bernoulli(torch.sigmoid(beta * (vW + c)))
+        v = torch.bernoulli(
+            torch.sigmoid((1 - beta) * base_bias + beta * (h @ W.T + b))
+        )
+    return log_z_base, log_w, v
+
+
+def ais_log_partition(
+    model: RBM,
+    n_chains: int = 100,
+    n_betas: int = 14_500,
+    base_bias: torch.Tensor | None = None,
+) -> AISResult:
+    """Salakhutdinov & Murray's estimate of log Z (:func:`ais_log_weights`, summarised): the
+    mean importance weight is unbiased for Z / Z_A, so its log is biased low, by about half the
+    weights' relative variance; the spread is theirs, mean -/+ 3 standard errors."""
+    log_z_base, log_w, samples = ais_log_weights(model, n_chains, n_betas, base_bias)
+    shift = log_w.max()
+    w = (log_w - shift).exp()
+    mean, se = w.mean(), w.std() / math.sqrt(len(w))
+    offset = log_z_base.item() + shift.item()
+    low = (mean - 3 * se).item()
+    return AISResult(
+        log_z=offset + math.log(mean.item()),
+        log_z_low=offset + math.log(low) if low > 0 else -math.inf,
+        log_z_high=offset + math.log((mean + 3 * se).item()),
+        log_weights=log_w,
+        samples=samples,
+    )
+
+
+# --- Training: CD-k and persistent CD on the engine -------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RBMConfig:
+    """Training settings: ``method`` "cd" (chains restarted at the data each update) or "pcd"
+    (``batch_size`` persistent chains); ``k`` Gibbs sweeps per update; SGD with ``momentum`` and
+    an L2 ``weight_cost`` on W (Hinton's rbm.m: 0.0002), the learning rate decayed linearly to 0
+    over the run when ``anneal`` (as Tieleman 2008 does for PCD). Data are binarized afresh each
+    batch (:func:`lec16.data.binarize_dynamic`)."""
+
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.05
+    k: int = 1
+    method: str = "cd"
+    momentum: float = 0.5
+    weight_cost: float = 2e-4
+    anneal: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        check_positive("epochs", self.epochs, integer=True)
+        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("lr", self.lr)
+        check_positive("k", self.k, integer=True)
+        check_choice("method", self.method, METHODS)
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.weight_cost < 0:
+            raise ValueError(f"weight_cost must be >= 0, got {self.weight_cost!r}")
+
+
+class PersistentChains(nn.Module):
+    """The visible states of PCD's chains, a buffer so that the engine checkpoints them."""
+
+    def __init__(self, start: torch.Tensor):
+        super().__init__()
+        self.register_buffer("state", start.clone())
+
+
+def contrastive_loss(model: RBM, v_data: torch.Tensor, v_model: torch.Tensor):
+    """mean F(v_data) - mean F(v_model), with ``v_model`` a constant: its gradient is minus the
+    (CD or PCD) estimate of the log-likelihood gradient, E_data[dF] - E_chains[dF]."""
+    return model.free_energy(v_data).mean() - model.free_energy(v_model.detach()).mean()
+
+
+def reconstruction_error(model: RBM, v: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of the mean-field reconstruction p(v | E[h | v]) per pixel: a cheap
+    training monitor, not a likelihood (Hinton's practical guide, section 5)."""
+    return (model.visible_probs(model.hidden_probs(v)) - v).pow(2).mean()
+
+
+def train_rbm(
+    model: RBM,
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    config: RBMConfig,
+    checkpoint=None,
+    desc: str = "rbm",
+) -> train.History:
+    """CD-k or PCD-k on ``x_train`` (grey levels in [0, 1], binarized afresh each batch), one
+    :func:`lec16.train.fit`; the step minimises :func:`contrastive_loss` with SGD; after each
+    epoch the test reconstruction error (``x_test`` already binary)."""
+    param = model.weight
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        if x.device != param.device:
+            raise ValueError(
+                f"{name} is on {x.device} but the RBM is on {param.device}: move one of them"
+            )
+        if x[0].numel() != model.n_visible:
+            raise ValueError(
+                f"{name} has {x[0].numel()} values per example but the RBM has "
+                f"{model.n_visible} visible units"
+            )
+    x_train, x_test = (
+        x_train.flatten(1).to(param.dtype),
+        x_test.flatten(1).to(param.dtype),
+    )
+    optimizer = torch.optim.SGD(
+        [
+            {"params": [model.weight], "weight_decay": config.weight_cost},
+            {"params": [model.visible_bias, model.hidden_bias], "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+        momentum=config.momentum,
+    )
+    batches = data.Batches(
+        x_train,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        transform=data.binarize_dynamic,
+    )
+    total_steps = config.epochs * len(batches)
+    step_schedulers = (
+        {
+            "anneal": torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda s: max(0.0, 1 - s / total_steps)
+            )
+        }
+        if config.anneal
+        else None
+    )
+    modules = {"rbm": model}
+    if config.method == "pcd":
+        start = torch.bernoulli(x_train[: config.batch_size])
+        chains = modules["chains"] = PersistentChains(start)
+
+    def step(batch):
+        v_data = batch[0]
+        with torch.no_grad():
+            if config.method == "pcd":
+                chains.state.copy_(model.gibbs_chain(chains.state, config.k))
+                v_model = chains.state
+            else:
+                v_model = model.gibbs_chain(v_data, config.k)
+        loss = contrastive_loss(model, v_data, v_model)
+        train.optimizer_step(optimizer, loss)
+        return {"loss": loss}
+
+    def evaluate():
+        return {"test_reconstruction": reconstruction_error(model, x_test).item()}
+
+    return train.fit(
+        step,
+        batches,
+        config.epochs,
+        modules=modules,
+        optimizers={"sgd": optimizer},
+        step_schedulers=step_schedulers,
+        evaluate=evaluate,
+        checkpoint=checkpoint,
+        desc=desc,
+        config={"train": config, "model": model, "n_train": len(x_train)},
+    )
+
+
+@torch.no_grad()
+def mean_log_likelihood(
+    model: RBM, x: torch.Tensor, log_partition: float, batch_size: int = 1000
+) -> tuple[float, float]:
+    """The mean of log p(v) = -F(v) - log Z over the rows of ``x`` (binary), and its standard
+    error across the rows, in nats."""
+    values = torch.cat(
+        [
+            model.log_likelihood(xb, log_partition)
+            for xb in x.flatten(1).split(batch_size)
+        ]
+    )
+    return values.mean().item(), values.std().item() / math.sqrt(len(values))
+
+
+def all_states(m: int, device=None, dtype=torch.float64) -> torch.Tensor:
+    """The 2^m binary vectors of length m, as the rows of one (2^m, m) tensor (m <= 16 here: the
+    enumerations of tiny RBMs; :meth:`RBM.exact_log_partition` goes up to 25 in chunks)."""
+    if m > 16:
+        raise ValueError(f"all_states builds 2^{m} rows at once; use m <= 16")
+    return torch.cat(list(_binary_states(m, device))).to(dtype)
+
+
+def _where(model: RBM) -> tuple[torch.device, torch.dtype]:
+    return model.weight.device, model.weight.dtype
+
+
+def _states_probability(states: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """prod_i p_i^s_i (1 - p_i)^(1 - s_i) for every row of ``probs`` (N, m) and every binary row
+    of ``states`` (S, m): an (N, S) matrix of factorised Bernoulli probabilities."""
+    return (
+        states[None] * probs[:, None] + (1 - states[None]) * (1 - probs[:, None])
+    ).prod(-1)
+
+
+def exact_cd_gradient(
+    model: RBM, data_states: torch.Tensor, data_weights: torch.Tensor, k: int | None
+) -> list[torch.Tensor]:
+    """On an RBM small enough to enumerate (n_visible, n_hidden <= 16): the exact expectation of
+    the gradient of :func:`contrastive_loss` under CD-k, chains started at data drawn from
+    ``data_weights`` over the binary rows ``data_states``, through the k-th power of the Gibbs
+    kernel T[v, v'] = sum_h p(h | v) p(v' | h) over visible states; ``k=None``: the chains at
+    equilibrium, i.e. the true gradient of the mean negative log-likelihood. Returns the
+    gradients of (weight, visible_bias, hidden_bias)."""
+    if max(model.n_visible, model.n_hidden) > 16:
+        raise ValueError(
+            "exact_cd_gradient enumerates every visible and hidden state; use an RBM with "
+            f"at most 16 units per layer, got {model.n_visible} x {model.n_hidden}"
+        )
+    states = all_states(model.n_visible, *_where(model))
+    codes = (
+        data_states.long() * 2 ** torch.arange(model.n_visible, device=states.device)
+    ).sum(-1)
+    p_data = torch.zeros(len(states), dtype=states.dtype, device=states.device)
+    p_data.index_add_(0, codes, data_weights.to(states.dtype))
+    with torch.no_grad():
+        if k is None:
+            p_chain = torch.softmax(-model.free_energy(states), 0)
+        else:
+            hidden = all_states(model.n_hidden, *_where(model))
+            kernel = _states_probability(hidden, model.hidden_probs(states)) @ (
+                _states_probability(states, model.visible_probs(hidden))
+            )
+            p_chain = p_data @ torch.linalg.matrix_power(kernel, k)
+    free = model.free_energy(states)
+    surrogate = (p_data * free).sum() - (p_chain * free).sum()
+    return list(
+        torch.autograd.grad(
+            surrogate, (model.weight, model.visible_bias, model.hidden_bias)
+        )
+    )
+
+
+def enumerated_hidden_posterior(model: RBM, v: torch.Tensor) -> torch.Tensor:
+    """p(h | v) for every hidden state (rows of ``v`` x 2^n_hidden) from the joint: exp(-E(v, h))
+    normalised over the enumerated h. The check of :meth:`RBM.hidden_probs`'s factorisation,
+    whose product form is :func:`factorised_hidden_posterior`."""
+    hidden = all_states(model.n_hidden, *_where(model))
+    energies = torch.stack([model.energy(v, h.expand(len(v), -1)) for h in hidden], -1)
+    return torch.softmax(-energies, -1)
+
+
+def factorised_hidden_posterior(model: RBM, v: torch.Tensor) -> torch.Tensor:
+    """p(h | v) as prod_j Bernoulli(h_j; sigmoid(c_j + v^T W_{:j})), for every hidden state."""
+    return _states_probability(
+        all_states(model.n_hidden, *_where(model)), model.hidden_probs(v)
+    )
