@@ -17,6 +17,7 @@ import torch
 import lec16
 from lec16 import (
     data,
+    dbn,
     diffusion,
     em,
     evaluation,
@@ -727,6 +728,18 @@ CASES = [
         _diffusion_resumed_with_other_ema,
         train.CheckpointError,
         r"written by another configuration; differing fields: .*ema_decay",
+    ),
+    (
+        "a DBN whose layers do not fit together",
+        lambda: dbn.DBN([rbm.RBM(784, 500), rbm.RBM(400, 100)]),
+        ValueError,
+        r"layer 0 has 500 hidden units but layer 1 has 400 visible units",
+    ),
+    (
+        "a DBN of no layers",
+        lambda: dbn.DBN([]),
+        ValueError,
+        r"a DBN needs at least one RBM",
     ),
     (
         "RBM(784, 0)",

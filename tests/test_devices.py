@@ -20,6 +20,7 @@ from torch import distributions as D
 from lec16 import (
     autoencoder,
     data,
+    dbn,
     diffusion,
     distributed,
     em,
@@ -42,6 +43,7 @@ MODULES = [
     "lec16.autoencoder",
     "lec16.cli",
     "lec16.data",
+    "lec16.dbn",
     "lec16.diffusion",
     "lec16.distributed",
     "lec16.em",
@@ -85,6 +87,13 @@ def _rbm_outputs(dev):
         model.exact_log_partition(),
         model.log_likelihood(v, model.exact_log_partition()),
     ]
+
+
+def _dbn_outputs(dev):
+    bottom = _tiny_rbm(dev)
+    net = dbn.DBN([bottom, dbn.transposed(bottom)])
+    v = _on(dev, 4, 6, binary=True)
+    return [net.bound(v, bottom.exact_log_partition()), net.sample(v[:, :3], 2)]
 
 
 def _nice_outputs(dev):
@@ -450,6 +459,12 @@ CASES = {
     "flows.energy": lambda dev: [
         flows.energy(n, _on(dev, 3, 2)) for n in flows.ENERGIES
     ],
+    # dbn
+    "dbn.transposed": lambda dev: dbn.transposed(_tiny_rbm(dev)).weight,
+    "dbn.DBN": lambda dev: _dbn_outputs(dev),
+    "dbn.enumerated_bound": lambda dev: dbn.enumerated_bound(
+        dbn.DBN([_tiny_rbm(dev), _tiny_rbm(dev, 3, 2)]), _on(dev, 4, 6, binary=True)
+    ),
     # rbm
     "rbm.RBM": _rbm_outputs,
     "rbm.base_rate_bias": lambda dev: rbm.base_rate_bias(_on(dev, 5, 6, binary=True)),

@@ -346,6 +346,18 @@ def check_boltzmann_machines(m):
         assert m["log_z"][name][0] <= m["log_z"][name][2], name
 
 
+def check_deep_belief_networks(m):
+    assert m["tied_gap"] < 1e-10 and m["bound_below_log_p"] and m["estimate_agrees"]
+    assert m["identity_gap"] < 0.01, (
+        "a transposed top must give the RBM's log-likelihood"
+    )
+    assert abs(m["initial_bound"] - m["rbm_log_lik"]) < 0.01
+    assert _finite(m["trained_bound"]) and m["trained_bound"] > m["base_bound"] + 5, (
+        "the trained top RBM is no better than one that learned only the base rates"
+    )
+    assert _finite(m["gain"])  # reported, not asserted: within AIS's error at default
+
+
 METRIC_CHECKS = {
     name[len("check_") :]: fn
     for name, fn in globals().items()
