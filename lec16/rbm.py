@@ -212,8 +212,8 @@ def ais_log_weights(
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=b.device)
     for previous, beta in zip(betas[:-1], betas[1:]):
         vW = v @ W
-        # log p_beta*(v) - log p_previous*(v), in float64: the 14,500 small increments of
-        # terms of hundreds of nats would drift by a few hundredths of a nat in float32
+        # log p_beta*(v) - log p_previous*(v), in float64: 14,500 small differences of
+        # terms of hundreds of nats are summed, which float32 rounds to about 1e-4 nats each
         inputs = (vW + c).double()
         log_w += (beta - previous).double() * (v @ (b - base_bias)).double()
         log_w += (
