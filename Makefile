@@ -52,12 +52,15 @@ $(MATHJAX):
 book: setup
 	$(BIN)/jupyter-book build . --all -nW --keep-going  # --all: a TOC change must reach every sidebar
 
-# Lint and format checks (ruff), then one pytest run: unit tests, notebook conventions, papermill at smoke scale, the browser checks
-# of the built book, and nbval (cells tagged nbval-check-output must reproduce their outputs).
+# Lint and format checks (ruff), then one pytest run: unit tests, notebook conventions, the browser
+# checks of the built book, nbval at smoke scale (cells tagged nbval-check-output must reproduce
+# their outputs), then each notebook's recorded metrics from that same run (tests/conftest.py orders
+# them last; one notebook also runs through papermill, which injects its parameters).
 test: book
 	$(BIN)/ruff check lec16 tests bench notebooks
 	$(BIN)/ruff format --check lec16 tests bench notebooks
-	ckpt=$$(mktemp -d) && LEC16_PROGRESS=0 LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$ckpt MPLBACKEND=agg \
+	ckpt=$$(mktemp -d) && LEC16_PROGRESS=0 LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$ckpt \
+	  LEC16_METRICS_DIR=$$ckpt/metrics MPLBACKEND=agg \
 	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks; \
 	  status=$$?; rm -rf $$ckpt; exit $$status
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from lec16.rbm import RBM, _states_probability, all_states
+from lec16.rbm import RBM, all_states, states_probability
 
 
 def transposed(model: RBM) -> RBM:
@@ -60,7 +60,7 @@ def enumerated_bound(net: "DBN", v: torch.Tensor) -> tuple[torch.Tensor, torch.T
     logits = h_states @ bottom.weight.T + bottom.visible_bias  # (H, V)
     v = bottom._visible(v)
     log_joint = _bernoulli_log_prob(v[:, None], logits[None]) + log_top  # (N, H)
-    q = _states_probability(h_states, bottom.hidden_probs(v))  # (N, H)
+    q = states_probability(h_states, bottom.hidden_probs(v))  # (N, H)
     expected = (q * (log_joint - q.log())).sum(-1)
     return expected, torch.logsumexp(log_joint, -1)
 

@@ -118,7 +118,7 @@ class RBM(nn.Module):
         W = self.weight.double()
         b, c = self.visible_bias.double(), self.hidden_bias.double()
         chunks = []
-        for states in _binary_states(m, W.device):
+        for states in binary_states(m, W.device):
             if self.n_hidden <= self.n_visible:  # states are h
                 chunks.append(states @ c + F.softplus(states @ W.T + b).sum(-1))
             else:  # states are v
@@ -130,7 +130,7 @@ class RBM(nn.Module):
         return -self.free_energy(v) - log_partition
 
 
-def _binary_states(m: int, device, chunk: int = 1 << 14):
+def binary_states(m: int, device, chunk: int = 1 << 14):
     """All 2^m binary vectors of length m (float64), in chunks of ``chunk`` rows."""
     bits = 2 ** torch.arange(m, device=device)
     for start in range(0, 2**m, chunk):
@@ -236,7 +236,14 @@ def ais_log_partition(
     """Salakhutdinov & Murray's estimate of log Z (:func:`ais_log_weights`, summarised): the
     mean importance weight is unbiased for Z / Z_A, so its log is biased low, by about half the
     weights' relative variance; the spread is theirs, mean -/+ 3 standard errors."""
-    log_z_base, log_w, samples = ais_log_weights(model, n_chains, n_betas, base_bias)
+    return summarize_ais(*ais_log_weights(model, n_chains, n_betas, base_bias))
+
+
+def summarize_ais(
+    log_z_base: torch.Tensor, log_w: torch.Tensor, samples: torch.Tensor
+) -> AISResult:
+    """The :class:`AISResult` of AIS runs with log weights ``log_w`` from a base model with
+    log partition function ``log_z_base``: log Z_A + log mean(w) and log(mean -/+ 3 SE)."""
     shift = log_w.max()
     w = (log_w - shift).exp()
     mean, se = w.mean(), w.std() / math.sqrt(len(w))
@@ -304,36 +311,39 @@ def reconstruction_error(model: RBM, v: torch.Tensor) -> torch.Tensor:
     return (model.visible_probs(model.hidden_probs(v)) - v).pow(2).mean()
 
 
-def train_rbm(
-    model: RBM,
+def check_training_data(
     x_train: torch.Tensor,
     x_test: torch.Tensor,
-    config: RBMConfig,
-    checkpoint=None,
-    desc: str = "rbm",
-) -> train.History:
-    """CD-k or PCD-k on ``x_train`` (grey levels in [0, 1], binarized afresh each batch), one
-    :func:`lec16.train.fit`; the step minimises :func:`contrastive_loss` with SGD; after each
-    epoch the test reconstruction error (``x_test`` already binary)."""
-    param = model.weight
+    param: torch.Tensor,
+    n_visible: int,
+    model_name: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training and test data of a Boltzmann machine, refused with a clear message when
+    they are on another device than its parameter ``param`` or have other than ``n_visible``
+    values per example; returned flattened, in the parameters' dtype."""
     for name, x in (("x_train", x_train), ("x_test", x_test)):
         if x.device != param.device:
             raise ValueError(
-                f"{name} is on {x.device} but the RBM is on {param.device}: move one of them"
+                f"{name} is on {x.device} but the {model_name} is on {param.device}: "
+                "move one of them"
             )
-        if x[0].numel() != model.n_visible:
+        if x[0].numel() != n_visible:
             raise ValueError(
-                f"{name} has {x[0].numel()} values per example but the RBM has "
-                f"{model.n_visible} visible units"
+                f"{name} has {x[0].numel()} values per example but the {model_name} has "
+                f"{n_visible} visible units"
             )
-    x_train, x_test = (
-        x_train.flatten(1).to(param.dtype),
-        x_test.flatten(1).to(param.dtype),
-    )
+    return x_train.flatten(1).to(param.dtype), x_test.flatten(1).to(param.dtype)
+
+
+def sgd_training(weights, biases, x_train: torch.Tensor, config):
+    """What RBMs and DBMs train with (``config`` an :class:`RBMConfig` or
+    :class:`lec16.dbm.DBMConfig`): SGD with momentum and the weight cost on ``weights`` only,
+    the batches of ``x_train`` binarized afresh, and the linear annealing of the learning rate
+    to 0 over the run when ``config.anneal``. Returns (optimizer, batches, step_schedulers)."""
     optimizer = torch.optim.SGD(
         [
-            {"params": [model.weight], "weight_decay": config.weight_cost},
-            {"params": [model.visible_bias, model.hidden_bias], "weight_decay": 0.0},
+            {"params": list(weights), "weight_decay": config.weight_cost},
+            {"params": list(biases), "weight_decay": 0.0},
         ],
         lr=config.lr,
         momentum=config.momentum,
@@ -353,6 +363,26 @@ def train_rbm(
         }
         if config.anneal
         else None
+    )
+    return optimizer, batches, step_schedulers
+
+
+def train_rbm(
+    model: RBM,
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    config: RBMConfig,
+    checkpoint=None,
+    desc: str = "rbm",
+) -> train.History:
+    """CD-k or PCD-k on ``x_train`` (grey levels in [0, 1], binarized afresh each batch), one
+    :func:`lec16.train.fit`; the step minimises :func:`contrastive_loss` with SGD; after each
+    epoch the test reconstruction error (``x_test`` already binary)."""
+    x_train, x_test = check_training_data(
+        x_train, x_test, model.weight, model.n_visible, "RBM"
+    )
+    optimizer, batches, step_schedulers = sgd_training(
+        [model.weight], [model.visible_bias, model.hidden_bias], x_train, config
     )
     modules = {"rbm": model}
     if config.method == "pcd":
@@ -408,14 +438,14 @@ def all_states(m: int, device=None, dtype=torch.float64) -> torch.Tensor:
     enumerations of tiny RBMs; :meth:`RBM.exact_log_partition` goes up to 25 in chunks)."""
     if m > 16:
         raise ValueError(f"all_states builds 2^{m} rows at once; use m <= 16")
-    return torch.cat(list(_binary_states(m, device))).to(dtype)
+    return torch.cat(list(binary_states(m, device))).to(dtype)
 
 
 def _where(model: RBM) -> tuple[torch.device, torch.dtype]:
     return model.weight.device, model.weight.dtype
 
 
-def _states_probability(states: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+def states_probability(states: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     """prod_i p_i^s_i (1 - p_i)^(1 - s_i) for every row of ``probs`` (N, m) and every binary row
     of ``states`` (S, m): an (N, S) matrix of factorised Bernoulli probabilities."""
     return (
@@ -448,8 +478,8 @@ def exact_cd_gradient(
             p_chain = torch.softmax(-model.free_energy(states), 0)
         else:
             hidden = all_states(model.n_hidden, *_where(model))
-            kernel = _states_probability(hidden, model.hidden_probs(states)) @ (
-                _states_probability(states, model.visible_probs(hidden))
+            kernel = states_probability(hidden, model.hidden_probs(states)) @ (
+                states_probability(states, model.visible_probs(hidden))
             )
             p_chain = p_data @ torch.linalg.matrix_power(kernel, k)
     free = model.free_energy(states)
@@ -472,6 +502,6 @@ def enumerated_hidden_posterior(model: RBM, v: torch.Tensor) -> torch.Tensor:
 
 def factorised_hidden_posterior(model: RBM, v: torch.Tensor) -> torch.Tensor:
     """p(h | v) as prod_j Bernoulli(h_j; sigmoid(c_j + v^T W_{:j})), for every hidden state."""
-    return _states_probability(
+    return states_probability(
         all_states(model.n_hidden, *_where(model)), model.hidden_probs(v)
     )

@@ -17,6 +17,7 @@ import torch
 import lec16
 from lec16 import (
     data,
+    dbm,
     dbn,
     diffusion,
     em,
@@ -132,6 +133,15 @@ def _rbm_resumed_as_pcd():
     for method in ("cd", "pcd"):
         config = rbm.RBMConfig(epochs=1, batch_size=10, method=method)
         rbm.train_rbm(rbm.RBM(6, 3), x, x, config, checkpoint=path)
+
+
+def _dbm_resumed_with_more_mean_field_steps():
+    """Train a tiny DBM for one epoch, then resume its checkpoint with other settings."""
+    path = _scratch_path("dbm.pt")
+    x = _binary(20, 6)
+    for steps in (5, 10):
+        config = dbm.DBMConfig(epochs=1, batch_size=10, mean_field_steps=steps)
+        dbm.train_dbm(dbm.DBM(6, 3, 2), x, x, config, checkpoint=path)
 
 
 def _checkpoint(name, config=None, module=None):
@@ -804,6 +814,50 @@ CASES = [
         ),
         ValueError,
         r"at most 16 units per layer, got 784 x 10",
+    ),
+    (
+        "DBM(784, 500, 0)",
+        lambda: dbm.DBM(784, 500, 0),
+        ValueError,
+        r"n_hidden2 must be a positive int, got 0",
+    ),
+    (
+        "a DBM given images of another size",
+        lambda: dbm.DBM(784, 10, 5).mean_field(torch.zeros(3, 28)),
+        ValueError,
+        r"v has 28 units in its last dimension but the DBM has 784 visible units",
+    ),
+    (
+        "exact_log_partition of a 784-500-1000 DBM",
+        lambda: dbm.DBM(784, 500, 1000).exact_log_partition(),
+        ValueError,
+        r"enumerates the 2\^500 states of h1.* dbm.ais_log_partition",
+    ),
+    (
+        "dbm.ais_log_partition with base biases of another length",
+        lambda: dbm.ais_log_partition(dbm.DBM(6, 3, 2), 10, 10, torch.zeros(5)),
+        ValueError,
+        r"base_bias has shape \(5,\); the DBM has 6 visible units",
+    ),
+    (
+        "DBMConfig(mean_field_steps=0)",
+        lambda: dbm.DBMConfig(mean_field_steps=0),
+        ValueError,
+        r"mean_field_steps must be a positive int, got 0",
+    ),
+    (
+        "train_dbm on data of another dimension",
+        lambda: dbm.train_dbm(
+            dbm.DBM(6, 3, 2), torch.zeros(10, 5), torch.zeros(10, 5), dbm.DBMConfig()
+        ),
+        ValueError,
+        r"x_train has 5 values per example but the DBM has 6 visible units",
+    ),
+    (
+        "train_dbm resuming a checkpoint written with other mean-field steps",
+        _dbm_resumed_with_more_mean_field_steps,
+        train.CheckpointError,
+        r"written by another configuration; differing fields: .*mean_field_steps",
     ),
 ]
 

@@ -20,6 +20,7 @@ from torch import distributions as D
 from lec16 import (
     autoencoder,
     data,
+    dbm,
     dbn,
     diffusion,
     distributed,
@@ -43,6 +44,7 @@ MODULES = [
     "lec16.autoencoder",
     "lec16.cli",
     "lec16.data",
+    "lec16.dbm",
     "lec16.dbn",
     "lec16.diffusion",
     "lec16.distributed",
@@ -86,6 +88,25 @@ def _rbm_outputs(dev):
         model.gibbs_chain(v, 2),
         model.exact_log_partition(),
         model.log_likelihood(v, model.exact_log_partition()),
+    ]
+
+
+def _tiny_dbm(dev):
+    return dbm.DBM(6, 4, 3).to(dev)
+
+
+def _dbm_outputs(dev):
+    model, v = _tiny_dbm(dev), _on(dev, 4, 6, binary=True)
+    h1, h2 = _on(dev, 4, 4, binary=True), _on(dev, 4, 3, binary=True)
+    mu1, mu2 = model.mean_field(v, 3)
+    return [
+        model.energy(v, h1, h2),
+        model.gibbs_step(v, h2),
+        model.visible_probs(h1),
+        model.mean_field_bound(v, mu1, mu2, model.exact_log_partition()),
+        model.log_marginal_h1(h1),
+        model.exact_log_likelihood(v),
+        model.parameter_tensors(torch.float64),
     ]
 
 
@@ -459,6 +480,22 @@ CASES = {
     "flows.energy": lambda dev: [
         flows.energy(n, _on(dev, 3, 2)) for n in flows.ENERGIES
     ],
+    # dbm
+    "dbm.DBM": _dbm_outputs,
+    "dbm.from_rbm": lambda dev: dbm.from_rbm(_tiny_rbm(dev), 2).weight2,
+    "dbm.ais_log_weights": lambda dev: dbm.ais_log_weights(
+        _tiny_dbm(dev), 4, 10, _on(dev, 6)
+    ),
+    "dbm.FantasyParticles": lambda dev: list(
+        dbm.FantasyParticles(_on(dev, 3, 6), _on(dev, 3, 3)).buffers()
+    ),
+    "dbm.contrastive_loss": lambda dev: dbm.contrastive_loss(
+        _tiny_dbm(dev),
+        _on(dev, 3, 6, binary=True),
+        _on(dev, 3, 4),
+        _on(dev, 3, 3),
+        (_on(dev, 3, 6), _on(dev, 3, 4), _on(dev, 3, 3)),
+    ),
     # dbn
     "dbn.transposed": lambda dev: dbn.transposed(_tiny_rbm(dev)).weight,
     "dbn.DBN": lambda dev: _dbn_outputs(dev),
@@ -470,6 +507,13 @@ CASES = {
     "rbm.base_rate_bias": lambda dev: rbm.base_rate_bias(_on(dev, 5, 6, binary=True)),
     "rbm.ais_betas": lambda dev: rbm.ais_betas(10, device=dev),
     "rbm.all_states": lambda dev: rbm.all_states(3, device=dev),
+    "rbm.binary_states": lambda dev: list(rbm.binary_states(3, dev, chunk=4)),
+    "rbm.check_training_data": lambda dev: rbm.check_training_data(
+        _on(dev, 3, 6), _on(dev, 2, 6), _tiny_rbm(dev).weight, 6, "RBM"
+    ),
+    "rbm.states_probability": lambda dev: rbm.states_probability(
+        rbm.all_states(3, device=dev), _on(dev, 2, 3)
+    ),
     "rbm.ais_log_weights": lambda dev: rbm.ais_log_weights(
         _tiny_rbm(dev), 4, 10, _on(dev, 6)
     ),
@@ -602,6 +646,13 @@ NOT_ON_META = {
     "flows.NiceConfig": "a dataclass of numbers",
     "flows.bits_per_dim": "a float of a float",
     "rbm.RBMConfig": "a dataclass of numbers",
+    "rbm.summarize_ais": "floats from .item() of rbm.ais_log_weights' tensors",
+    "rbm.sgd_training": "builds an optimizer, lec16.data.Batches of the given data and a "
+    "schedule (as vae.make_optimizer)",
+    "dbm.DBMConfig": "a dataclass of numbers",
+    "dbm.ais_log_partition": "summarises dbm.ais_log_weights with .item()",
+    "dbm.mean_bound": "returns Python floats and the values (as rbm.mean_log_likelihood)",
+    "dbm.train_dbm": "trains (as vae.train_vae); refuses data on another device",
     "rbm.AISResult": "floats and the tensors of rbm.ais_log_weights",
     "rbm.ais_log_partition": "summarises rbm.ais_log_weights with .item()",
     "rbm.mean_log_likelihood": "returns Python floats",

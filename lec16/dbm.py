@@ -1,0 +1,444 @@
+"""Deep Boltzmann machines (Salakhutdinov & Hinton 2009; the slides' "Deep Boltzmann Machines").
+
+Binary visible units v and two hidden layers h1, h2, with undirected connections between
+neighbouring layers only (SH09 = Salakhutdinov & Hinton 2009; biases included):
+
+    E(v, h1, h2) = -v^T W1 h1 - h1^T W2 h2 - b^T v - c1^T h1 - c2^T h2,    p = exp(-E) / Z.
+
+Each layer given its neighbours factorises:
+
+    p(h1_j = 1 | v, h2) = sigmoid(c1_j + v^T W1_{:j} + W2_{j:} h2),
+    p(v_i = 1 | h1) = sigmoid(b_i + W1_{i:} h1),   p(h2_m = 1 | h1) = sigmoid(c2_m + h1^T W2_{:m}),
+
+but, unlike the RBM's, the posterior p(h1, h2 | v) does not. The DBM's answer is the mean-field
+chapter's: a factorised q(h1, h2) = prod_j Bernoulli(mu1_j) prod_m Bernoulli(mu2_m) and its
+fixed-point iteration (SH09's variational approach to the data-dependent expectations)
+
+    mu1 = sigmoid(c1 + W1^T v + W2 mu2),      mu2 = sigmoid(c2 + W2^T mu1),
+
+each half-step the exact maximiser of the bound over one layer given the other (the layers'
+units do not interact within a layer), so the bound
+
+    log p(v) >= b^T v + c1^T mu1 + c2^T mu2 + v^T W1 mu1 + mu1^T W2 mu2 + H(mu1) + H(mu2) - log Z
+
+never decreases along the iteration. Learning (SH09) follows the bound's gradient:
+data statistics from mu, model statistics from persistent Gibbs chains, as PCD does for the RBM.
+
+Given h1, the layers v and h2 are independent, so both can be summed out:
+
+    log p*(h1) = c1^T h1 + sum_i softplus(b_i + W1_{i:} h1) + sum_m softplus(c2_m + h1^T W2_{:m}).
+
+That gives log Z exactly by enumerating h1 alone (:meth:`DBM.exact_log_partition`, up to 25
+units) and annealed importance sampling on h1 otherwise (:func:`ais_log_partition`, SH09's
+evaluation of DBMs, with the RBM's schedule from :func:`lec16.rbm.ais_betas`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lec16 import rbm, train
+from lec16.scales import check_positive
+
+
+class DBM(nn.Module):
+    """A two-hidden-layer binary DBM: ``weight1`` (n_visible x n_hidden1), ``weight2``
+    (n_hidden1 x n_hidden2), biases ``visible_bias``, ``hidden1_bias``, ``hidden2_bias``;
+    initial weights N(0, 0.01^2) and zero biases, as :class:`lec16.rbm.RBM`."""
+
+    def __init__(self, n_visible: int, n_hidden1: int, n_hidden2: int):
+        super().__init__()
+        for name, value in (
+            ("n_visible", n_visible),
+            ("n_hidden1", n_hidden1),
+            ("n_hidden2", n_hidden2),
+        ):
+            check_positive(name, value, integer=True)
+        self.weight1 = nn.Parameter(0.01 * torch.randn(n_visible, n_hidden1))
+        self.weight2 = nn.Parameter(0.01 * torch.randn(n_hidden1, n_hidden2))
+        self.visible_bias = nn.Parameter(torch.zeros(n_visible))
+        self.hidden1_bias = nn.Parameter(torch.zeros(n_hidden1))
+        self.hidden2_bias = nn.Parameter(torch.zeros(n_hidden2))
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        """(n_visible, n_hidden1, n_hidden2)."""
+        return (*self.weight1.shape, self.weight2.shape[1])
+
+    def visible(self, v: torch.Tensor) -> torch.Tensor:
+        """``v`` flattened per example and cast to the weights' dtype, after checking its size."""
+        v = v.flatten(1) if v.dim() > 2 else v
+        if v.shape[-1] != self.sizes[0]:
+            raise ValueError(
+                f"v has {v.shape[-1]} units in its last dimension but the DBM has "
+                f"{self.sizes[0]} visible units"
+            )
+        return v.to(self.weight1.dtype)
+
+    def energy(self, v, h1, h2) -> torch.Tensor:
+        """E(v, h1, h2) per row; with mean-field probabilities in place of h1 and h2 it is the
+        expected energy under the factorised q (E is linear in each layer)."""
+        v = self.visible(v)
+        h1, h2 = h1.to(v.dtype), h2.to(v.dtype)
+        return -(
+            ((v @ self.weight1) * h1).sum(-1)
+            + ((h1 @ self.weight2) * h2).sum(-1)
+            + v @ self.visible_bias
+            + h1 @ self.hidden1_bias
+            + h2 @ self.hidden2_bias
+        )
+
+    def hidden1_probs(self, v: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+        """p(h1_j = 1 | v, h2) = sigmoid(c1_j + v^T W1_{:j} + W2_{j:} h2) (also the mean-field
+        update of mu1 with mu2 in place of h2)."""
+        return torch.sigmoid(
+            self.visible(v) @ self.weight1
+            + h2.to(self.weight2.dtype) @ self.weight2.T
+            + self.hidden1_bias
+        )
+
+    def hidden2_probs(self, h1: torch.Tensor) -> torch.Tensor:
+        """p(h2_m = 1 | h1) = sigmoid(c2_m + h1^T W2_{:m})."""
+        return torch.sigmoid(
+            h1.to(self.weight2.dtype) @ self.weight2 + self.hidden2_bias
+        )
+
+    def visible_probs(self, h1: torch.Tensor) -> torch.Tensor:
+        """p(v_i = 1 | h1) = sigmoid(b_i + W1_{i:} h1)."""
+        return torch.sigmoid(
+            h1.to(self.weight1.dtype) @ self.weight1.T + self.visible_bias
+        )
+
+    def gibbs_step(
+        self, v: torch.Tensor, h2: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One sweep of the two-block Gibbs sampler: h1 ~ p(h1 | v, h2), then v and h2 (which
+        are independent given h1); returns (v', h1, h2')."""
+        h1 = torch.bernoulli(self.hidden1_probs(v, h2))
+        return (
+            torch.bernoulli(self.visible_probs(h1)),
+            h1,
+            torch.bernoulli(self.hidden2_probs(h1)),
+        )
+
+    def mean_field(
+        self, v: torch.Tensor, steps: int = 30
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``steps`` rounds of the fixed-point iteration mu1 <- sigmoid(c1 + W1^T v + W2 mu2),
+        mu2 <- sigmoid(c2 + W2^T mu1), started from the bottom-up pass mu1 = sigmoid(c1 + W1^T
+        v) (that is, mu2 = 0 in the first update); returns (mu1, mu2)."""
+        check_positive("steps", steps, integer=True)
+        v = self.visible(v)
+        bottom_up = v @ self.weight1 + self.hidden1_bias  # the same in every round
+        mu1 = torch.sigmoid(bottom_up)
+        mu2 = self.hidden2_probs(mu1)
+        for _ in range(steps - 1):
+            mu1 = torch.sigmoid(bottom_up + mu2 @ self.weight2.T)
+            mu2 = self.hidden2_probs(mu1)
+        return mu1, mu2
+
+    def mean_field_bound(
+        self,
+        v: torch.Tensor,
+        mu1: torch.Tensor,
+        mu2: torch.Tensor,
+        log_partition: torch.Tensor | float = 0.0,
+    ) -> torch.Tensor:
+        """The variational bound -E_q[E(v, h1, h2)] + H(q) - log Z per row of ``v``, for the
+        factorised q with means ``mu1``, ``mu2`` (nats; without ``log_partition`` the
+        unnormalised bound)."""
+        return (
+            -self.energy(v, mu1, mu2)
+            + _bernoulli_entropy(mu1)
+            + _bernoulli_entropy(mu2)
+            - log_partition
+        )
+
+    def log_marginal_h1(self, h1: torch.Tensor) -> torch.Tensor:
+        """log p*(h1) = log sum_{v, h2} exp(-E(v, h1, h2)) = c1^T h1 + sum_i softplus(b_i +
+        W1_{i:} h1) + sum_m softplus(c2_m + h1^T W2_{:m}), per row of ``h1``."""
+        return _log_marginal_h1(h1.to(self.weight1.dtype), *self.parameter_tensors())
+
+    def parameter_tensors(self, dtype: torch.dtype | None = None):
+        """(W1, W2, b, c1, c2), cast to ``dtype`` when given (float64 for enumerations)."""
+        tensors = (
+            self.weight1,
+            self.weight2,
+            self.visible_bias,
+            self.hidden1_bias,
+            self.hidden2_bias,
+        )
+        return tuple(t.to(dtype) for t in tensors) if dtype else tensors
+
+    def exact_log_partition(self) -> torch.Tensor:
+        """log Z = logsumexp over the 2^n_hidden1 states of h1 of :meth:`log_marginal_h1`, in
+        float64 and in chunks; refused above 25 units of h1 (use :func:`ais_log_partition`)."""
+        self._check_enumerable("exact_log_partition")
+        parameters = self.parameter_tensors(torch.float64)
+        chunks = [
+            _log_marginal_h1(states, *parameters)
+            for states in rbm.binary_states(self.sizes[1], self.weight1.device)
+        ]
+        return torch.logsumexp(torch.cat(chunks), 0)
+
+    def exact_log_likelihood(self, v: torch.Tensor) -> torch.Tensor:
+        """log p(v) per row of ``v``, by enumerating h1 (h2 summed out): b^T v + logsumexp_h1
+        [c1^T h1 + v^T W1 h1 + sum_m softplus(c2_m + h1^T W2_{:m})] - log Z, in float64.
+        The reference that the mean-field bound must not exceed."""
+        self._check_enumerable("exact_log_likelihood")
+        W1, W2, b, c1, c2 = self.parameter_tensors(torch.float64)
+        v = self.visible(v).double()
+        chunks = []
+        for states in rbm.binary_states(self.sizes[1], W1.device):
+            prior = states @ c1 + F.softplus(states @ W2 + c2).sum(-1)  # (S,)
+            chunks.append(v @ W1 @ states.T + prior)  # (N, S)
+        log_joint = torch.logsumexp(torch.cat(chunks, -1), -1)
+        return v @ b + log_joint - self.exact_log_partition()
+
+    def _check_enumerable(self, what: str) -> None:
+        n = self.sizes[1]
+        if n > rbm.MAX_ENUMERATED_UNITS:
+            raise ValueError(
+                f"{what} enumerates the 2^{n} states of h1, too many above "
+                f"{rbm.MAX_ENUMERATED_UNITS} units; estimate log Z with "
+                f"dbm.ais_log_partition(model, n_chains, n_betas) instead"
+            )
+
+
+def _log_marginal_h1(h1, W1, W2, b, c1, c2):
+    return (
+        h1 @ c1 + F.softplus(h1 @ W1.T + b).sum(-1) + F.softplus(h1 @ W2 + c2).sum(-1)
+    )
+
+
+def _bernoulli_entropy(p: torch.Tensor) -> torch.Tensor:
+    """sum_j H(Bernoulli(p_j)) over the last dimension, 0 log 0 = 0."""
+    return -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)).sum(-1)
+
+
+def from_rbm(model: rbm.RBM, n_hidden2: int) -> DBM:
+    """The DBM whose bottom layers are the RBM ``model`` (W1 = W, b, c1 = c) with a second
+    hidden layer of ``n_hidden2`` units and no connections to it (W2 = 0, c2 = 0). h2 is then
+    independent of everything, so p(v) is the RBM's, log Z = log Z_RBM + n_hidden2 log 2, and
+    the posterior of h1 factorises: the mean-field bound is the RBM's log-likelihood."""
+    dbm = DBM(model.n_visible, model.n_hidden, n_hidden2).to(model.weight)
+    with torch.no_grad():
+        dbm.weight1.copy_(model.weight)
+        dbm.weight2.zero_()
+        dbm.visible_bias.copy_(model.visible_bias)
+        dbm.hidden1_bias.copy_(model.hidden_bias)
+        dbm.hidden2_bias.zero_()
+    return dbm
+
+
+# --- Annealed importance sampling on h1 (SH09's evaluation) ----------------------------------
+
+
+@torch.no_grad()
+def ais_log_weights(
+    model: DBM,
+    n_chains: int = 100,
+    n_betas: int = 14_500,
+    base_bias: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """AIS runs from the base-rate model (no weights; visible biases ``base_bias``, zero when
+    None; hidden biases zero) to ``model``, through p_beta(v, h1, h2) with every energy term
+    scaled by beta and the base's visible biases by 1 - beta. The state is h1 (v and h2 are
+    summed out in the weights, as in :meth:`DBM.log_marginal_h1`); each beta gets one Gibbs
+    sweep (v and h2 given h1, then h1 given both). Returns the base model's log Z_A, the
+    ``n_chains`` log importance weights (float64) and the chains' final visible states."""
+    check_positive("n_chains", n_chains, integer=True)
+    W1, W2 = model.weight1, model.weight2
+    b, c1, c2 = model.visible_bias, model.hidden1_bias, model.hidden2_bias
+    if base_bias is None:
+        base_bias = torch.zeros_like(b)
+    if base_bias.shape != b.shape:
+        raise ValueError(
+            f"base_bias has shape {tuple(base_bias.shape)}; the DBM has "
+            f"{len(b)} visible units"
+        )
+    base_bias = base_bias.to(device=b.device, dtype=b.dtype)
+    betas = rbm.ais_betas(n_betas, device=b.device).to(b.dtype)
+    # the base model's units are independent; its two hidden layers are uniform
+    log_z_base = F.softplus(base_bias).sum().double() + (len(c1) + len(c2)) * math.log(
+        2
+    )
+
+    def log_marginal(beta, down, up, h1_c1):  # log p_beta*(h1), in float64
+        return (
+            beta * h1_c1
+            + F.softplus(beta * down + (1 - beta) * base_bias.double()).sum(-1)
+            + F.softplus(beta * up).sum(-1)
+        )
+
+    h1 = torch.bernoulli(torch.full((n_chains, len(c1)), 0.5, device=b.device))
+    log_w = torch.zeros(n_chains, dtype=torch.float64, device=b.device)
+    v = torch.zeros(n_chains, len(b), device=b.device, dtype=b.dtype)
+    for previous, beta in zip(betas[:-1], betas[1:]):
+        # the inputs that h1 sends down to v and up to h2, shared by the weight and the sweep;
+        # the weight in float64, as rbm.ais_log_weights (14,500 small differences are summed)
+        down, up = h1 @ W1.T + b, h1 @ W2 + c2
+        terms = (down.double(), up.double(), (h1 @ c1).double())
+        log_w += log_marginal(beta.double(), *terms) - log_marginal(
+            previous.double(), *terms
+        )
+        # one Gibbs sweep that leaves p_beta invariant: v and h2 given h1, then h1
+        v = torch.bernoulli(torch.sigmoid(beta * down + (1 - beta) * base_bias))
+        h2 = torch.bernoulli(torch.sigmoid(beta * up))
+        h1 = torch.bernoulli(torch.sigmoid(beta * (v @ W1 + h2 @ W2.T + c1)))
+    return log_z_base, log_w, v
+
+
+def ais_log_partition(
+    model: DBM,
+    n_chains: int = 100,
+    n_betas: int = 14_500,
+    base_bias: torch.Tensor | None = None,
+) -> rbm.AISResult:
+    """log Z of the DBM by :func:`ais_log_weights`, summarised as for the RBM
+    (:func:`lec16.rbm.summarize_ais`: log of the mean weight, mean -/+ 3 standard errors)."""
+    return rbm.summarize_ais(*ais_log_weights(model, n_chains, n_betas, base_bias))
+
+
+# --- Training: mean-field data statistics, persistent chains for the model's -----------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DBMConfig:
+    """Training settings (SH09's learning procedure): ``mean_field_steps`` rounds of the fixed point
+    per batch for the data-dependent statistics; ``batch_size`` persistent chains advanced by
+    ``k`` Gibbs sweeps per update for the model's; SGD with ``momentum`` and an L2
+    ``weight_cost`` on the weights, the learning rate decayed linearly to 0 when ``anneal``.
+    Data binarized afresh each batch, as :class:`lec16.rbm.RBMConfig`."""
+
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.05
+    k: int = 1
+    mean_field_steps: int = 10
+    momentum: float = 0.5
+    weight_cost: float = 2e-4
+    anneal: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        check_positive("epochs", self.epochs, integer=True)
+        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("lr", self.lr)
+        check_positive("k", self.k, integer=True)
+        check_positive("mean_field_steps", self.mean_field_steps, integer=True)
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.weight_cost < 0:
+            raise ValueError(f"weight_cost must be >= 0, got {self.weight_cost!r}")
+
+
+class FantasyParticles(nn.Module):
+    """The persistent chains' states of v and h2 (h1 is redrawn from them at each sweep),
+    buffers so that the engine checkpoints them."""
+
+    def __init__(self, v: torch.Tensor, h2: torch.Tensor):
+        super().__init__()
+        self.register_buffer("v", v.clone())
+        self.register_buffer("h2", h2.clone())
+
+
+def contrastive_loss(
+    model: DBM,
+    v_data: torch.Tensor,
+    mu1: torch.Tensor,
+    mu2: torch.Tensor,
+    particles: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> torch.Tensor:
+    """mean E(v_data, mu1, mu2) - mean E(v, h1, h2) over the ``particles``, every state a
+    constant: its gradient is minus SH09's update, E_q[-dE] on the data minus E_chains[-dE]
+    (at a fixed point of mean field, the bound's gradient: the envelope theorem)."""
+    v, h1, h2 = (x.detach() for x in particles)
+    return (
+        model.energy(v_data, mu1.detach(), mu2.detach()).mean()
+        - model.energy(v, h1, h2).mean()
+    )
+
+
+def train_dbm(
+    model: DBM,
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    config: DBMConfig,
+    checkpoint=None,
+    desc: str = "dbm",
+) -> train.History:
+    """SH09's learning procedure on ``x_train`` (grey levels in [0, 1], binarized afresh each
+    batch), one :func:`lec16.train.fit`: per batch, mean field on the data and ``k`` sweeps of
+    the persistent chains, then an SGD step on :func:`contrastive_loss`; after each epoch the
+    test digits' mean unnormalised bound (the bound + log Z, to follow training without AIS)."""
+    x_train, x_test = rbm.check_training_data(
+        x_train, x_test, model.weight1, model.sizes[0], "DBM"
+    )
+    optimizer, batches, step_schedulers = rbm.sgd_training(
+        [model.weight1, model.weight2],
+        [model.visible_bias, model.hidden1_bias, model.hidden2_bias],
+        x_train,
+        config,
+    )
+    with torch.no_grad():
+        start = torch.bernoulli(x_train[: config.batch_size])
+        particles = FantasyParticles(start, torch.bernoulli(model.mean_field(start)[1]))
+
+    def step(batch):
+        v_data = batch[0]
+        with torch.no_grad():
+            mu1, mu2 = model.mean_field(v_data, config.mean_field_steps)
+            v, h2 = particles.v, particles.h2
+            for _ in range(config.k):
+                v, h1, h2 = model.gibbs_step(v, h2)
+            particles.v.copy_(v)
+            particles.h2.copy_(h2)
+        loss = contrastive_loss(model, v_data, mu1, mu2, (v, h1, h2))
+        train.optimizer_step(optimizer, loss)
+        return {"loss": loss}
+
+    def evaluate():
+        mu1, mu2 = model.mean_field(x_test, config.mean_field_steps)
+        return {
+            "test_unnormalised_bound": model.mean_field_bound(x_test, mu1, mu2)
+            .mean()
+            .item()
+        }
+
+    return train.fit(
+        step,
+        batches,
+        config.epochs,
+        modules={"dbm": model, "particles": particles},
+        optimizers={"sgd": optimizer},
+        step_schedulers=step_schedulers,
+        evaluate=evaluate,
+        checkpoint=checkpoint,
+        desc=desc,
+        config={"train": config, "model": model, "n_train": len(x_train)},
+    )
+
+
+@torch.no_grad()
+def mean_bound(
+    model: DBM,
+    x: torch.Tensor,
+    log_partition: float,
+    steps: int = 30,
+    batch_size: int = 1000,
+) -> tuple[float, float, torch.Tensor]:
+    """The mean-field bound on log p(v) for every row of ``x`` (binary), with ``steps`` rounds
+    of the fixed point: its mean, its standard error across rows (nats) and the values."""
+    values = torch.cat(
+        [
+            model.mean_field_bound(xb, *model.mean_field(xb, steps), log_partition)
+            for xb in model.visible(x).split(batch_size)
+        ]
+    )
+    return values.mean().item(), values.std().item() / math.sqrt(len(values)), values
