@@ -25,6 +25,7 @@ from lec16 import (
     flow_vae,
     flows,
     gan,
+    hvi,
     iwae,
     lapgan,
     rbm,
@@ -142,6 +143,19 @@ def _dbm_resumed_with_more_mean_field_steps():
     for steps in (5, 10):
         config = dbm.DBMConfig(epochs=1, batch_size=10, mean_field_steps=steps)
         dbm.train_dbm(dbm.DBM(6, 3, 2), x, x, config, checkpoint=path)
+
+
+def _hvi_resumed_with_another_learning_rate():
+    """Fit a one-transition HVI for one epoch, then resume its checkpoint with another lr."""
+    path = _scratch_path("hvi.pt")
+    q0 = torch.distributions.Independent(
+        torch.distributions.Normal(torch.zeros(2), torch.ones(2)), 1
+    )
+    for lr in (0.01, 0.02):
+        config = hvi.HVIConfig(steps=2, steps_per_epoch=2, eval_samples=10, lr=lr)
+        hvi.fit_hvi(
+            hvi.HamiltonianVI(2, 1), q0, lambda z: -(z**2).sum(-1), config, path
+        )
 
 
 def _checkpoint(name, config=None, module=None):
@@ -858,6 +872,36 @@ CASES = [
         _dbm_resumed_with_more_mean_field_steps,
         train.CheckpointError,
         r"written by another configuration; differing fields: .*mean_field_steps",
+    ),
+    (
+        "HamiltonianVI with -1 transitions",
+        lambda: hvi.HamiltonianVI(2, -1),
+        ValueError,
+        r"n_transitions must be a non-negative int, got -1",
+    ),
+    (
+        "HVIConfig whose steps are not whole epochs",
+        lambda: hvi.HVIConfig(steps=1000, steps_per_epoch=300),
+        ValueError,
+        r"steps \(1000\) must be a multiple of steps_per_epoch \(300\)",
+    ),
+    (
+        "fit_hvi on a chain of no transitions",
+        lambda: hvi.fit_hvi(hvi.HamiltonianVI(2, 0), None, None, hvi.HVIConfig()),
+        ValueError,
+        r"an HVI with no transitions has nothing to train: its bound is q_0's ELBO",
+    ),
+    (
+        "HVI transitions given points of another dimension",
+        lambda: hvi.HamiltonianVI(2, 1)(torch.zeros(4, 3), lambda z: z.sum(-1)),
+        ValueError,
+        r"z has 3 coordinates but the transitions act on 2",
+    ),
+    (
+        "fit_hvi resuming a checkpoint written with another learning rate",
+        _hvi_resumed_with_another_learning_rate,
+        train.CheckpointError,
+        r"written by another configuration; differing fields: .*lr",
     ),
 ]
 

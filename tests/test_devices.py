@@ -30,6 +30,7 @@ from lec16 import (
     flow_vae,
     flows,
     gan,
+    hvi,
     iwae,
     lapgan,
     rbm,
@@ -54,6 +55,7 @@ MODULES = [
     "lec16.flow_vae",
     "lec16.flows",
     "lec16.gan",
+    "lec16.hvi",
     "lec16.iwae",
     "lec16.lapgan",
     "lec16.plots",
@@ -107,6 +109,19 @@ def _dbm_outputs(dev):
         model.log_marginal_h1(h1),
         model.exact_log_likelihood(v),
         model.parameter_tensors(torch.float64),
+    ]
+
+
+def _quadratic(z):
+    return -(z**2).sum(-1)
+
+
+def _hvi_outputs(dev):
+    chain = hvi.HamiltonianVI(2, 2).to(dev)
+    q0 = D.Independent(D.Normal(_on(dev, 2), _on(dev, 2, positive=True)), 1)
+    return [
+        chain(_on(dev, 3, 2), _quadratic),
+        hvi.log_weights(chain, q0, _quadratic, 4),
     ]
 
 
@@ -496,6 +511,14 @@ CASES = {
         _on(dev, 3, 3),
         (_on(dev, 3, 6), _on(dev, 3, 4), _on(dev, 3, 3)),
     ),
+    # hvi
+    "hvi.score": lambda dev: hvi.score(_quadratic, _on(dev, 3, 2)),
+    "hvi.leapfrog": lambda dev: hvi.leapfrog(
+        _on(dev, 3, 2), _on(dev, 3, 2), _quadratic, 0.1, 2
+    ),
+    "hvi.ReverseModel": lambda dev: hvi.ReverseModel(2).to(dev)(_on(dev, 3, 2)),
+    "hvi.HamiltonianVI": _hvi_outputs,
+    "hvi.log_weights": lambda dev: _hvi_outputs(dev)[1],
     # dbn
     "dbn.transposed": lambda dev: dbn.transposed(_tiny_rbm(dev)).weight,
     "dbn.DBN": lambda dev: _dbn_outputs(dev),
@@ -650,6 +673,8 @@ NOT_ON_META = {
     "rbm.sgd_training": "builds an optimizer, lec16.data.Batches of the given data and a "
     "schedule (as vae.make_optimizer)",
     "dbm.DBMConfig": "a dataclass of numbers",
+    "hvi.HVIConfig": "a dataclass of numbers",
+    "hvi.fit_hvi": "trains (as flows.fit_to_energy)",
     "dbm.ais_log_partition": "summarises dbm.ais_log_weights with .item()",
     "dbm.mean_bound": "returns Python floats and the values (as rbm.mean_log_likelihood)",
     "dbm.train_dbm": "trains (as vae.train_vae); refuses data on another device",

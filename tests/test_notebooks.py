@@ -375,6 +375,18 @@ def check_deep_boltzmann_machines(m):
     assert m["log_z"]["dbm"][0] <= m["log_z"]["dbm"][2]
 
 
+def check_mcmc_and_vi(m):
+    assert m["det_gap"] < 1e-12 and m["reverse_gap"] < 1e-12 and m["nonlinear"] > 0.01
+    assert all(m["agree"].values()) and m["kl_reverse"] > 0
+    exact = m["exact"]
+    assert exact["T = 0"] < exact["T = 1, exact reverse model"] < m["log_px"]
+    runs = [m["hvi"][t] for t in sorted(m["hvi"], key=int)]
+    for r in runs:
+        assert r["bound"] - r["pm"] <= m["log_px"], "a bound above log p(x)"
+        assert r["bound"] > r["untrained"] + r["pm"], "training did not help"
+    assert m["log_px"] - runs[-1]["bound"] < 0.5 * (m["log_px"] - runs[0]["bound"])
+
+
 METRIC_CHECKS = {
     name[len("check_") :]: fn
     for name, fn in globals().items()
