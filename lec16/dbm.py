@@ -255,14 +255,7 @@ def ais_log_weights(
     check_positive("n_chains", n_chains, integer=True)
     W1, W2 = model.weight1, model.weight2
     b, c1, c2 = model.visible_bias, model.hidden1_bias, model.hidden2_bias
-    if base_bias is None:
-        base_bias = torch.zeros_like(b)
-    if base_bias.shape != b.shape:
-        raise ValueError(
-            f"base_bias has shape {tuple(base_bias.shape)}; the DBM has "
-            f"{len(b)} visible units"
-        )
-    base_bias = base_bias.to(device=b.device, dtype=b.dtype)
+    base_bias = rbm.base_rate_visible_bias(base_bias, b, "DBM")
     betas = rbm.ais_betas(n_betas, device=b.device).to(b.dtype)
     # the base model's units are independent; its two hidden layers are uniform
     log_z_base = F.softplus(base_bias).sum().double() + (len(c1) + len(c2)) * math.log(
@@ -332,10 +325,7 @@ class DBMConfig:
         check_positive("lr", self.lr)
         check_positive("k", self.k, integer=True)
         check_positive("mean_field_steps", self.mean_field_steps, integer=True)
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if self.weight_cost < 0:
-            raise ValueError(f"weight_cost must be >= 0, got {self.weight_cost!r}")
+        rbm.check_sgd_settings(self)
 
 
 class FantasyParticles(nn.Module):

@@ -167,6 +167,22 @@ def ais_betas(n_betas: int = 14_500, device=None) -> torch.Tensor:
     return torch.cat(pieces).to(device)
 
 
+def base_rate_visible_bias(
+    base_bias: torch.Tensor | None, visible_bias: torch.Tensor, model_name: str
+) -> torch.Tensor:
+    """The visible biases of AIS's base-rate model (zero when None), checked against the
+    model's ``visible_bias`` and put on its device and dtype; shared by the RBM's and the
+    DBM's AIS."""
+    if base_bias is None:
+        return torch.zeros_like(visible_bias)
+    if base_bias.shape != visible_bias.shape:
+        raise ValueError(
+            f"base_bias has shape {tuple(base_bias.shape)}; the {model_name} has "
+            f"{len(visible_bias)} visible units"
+        )
+    return base_bias.to(device=visible_bias.device, dtype=visible_bias.dtype)
+
+
 @dataclasses.dataclass
 class AISResult:
     """An AIS estimate of log Z: ``log_z`` = log of the mean importance weight, and
@@ -196,14 +212,7 @@ def ais_log_weights(
     (draws of ``model``, approximately): Z ~ Z_A mean(w)."""
     check_positive("n_chains", n_chains, integer=True)
     W, b, c = model.weight, model.visible_bias, model.hidden_bias
-    if base_bias is None:
-        base_bias = torch.zeros_like(b)
-    if base_bias.shape != b.shape:
-        raise ValueError(
-            f"base_bias has shape {tuple(base_bias.shape)}; the RBM has "
-            f"{model.n_visible} visible units"
-        )
-    base_bias = base_bias.to(device=b.device, dtype=b.dtype)
+    base_bias = base_rate_visible_bias(base_bias, b, "RBM")
     betas = ais_betas(n_betas, device=b.device).to(b.dtype)
     # the base model's visible units are independent and its hidden factor is 2^H
     log_z_base = F.softplus(base_bias).sum().double() + model.n_hidden * math.log(2)
@@ -261,6 +270,15 @@ def summarize_ais(
 # --- Training: CD-k and persistent CD on the engine -------------------------------------------
 
 
+def check_sgd_settings(config) -> None:
+    """The SGD settings that :class:`RBMConfig` and :class:`lec16.dbm.DBMConfig` share:
+    momentum in [0, 1) and a non-negative weight cost."""
+    if not 0 <= config.momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {config.momentum!r}")
+    if config.weight_cost < 0:
+        raise ValueError(f"weight_cost must be >= 0, got {config.weight_cost!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class RBMConfig:
     """Training settings: ``method`` "cd" (chains restarted at the data each update) or "pcd"
@@ -285,10 +303,7 @@ class RBMConfig:
         check_positive("lr", self.lr)
         check_positive("k", self.k, integer=True)
         check_choice("method", self.method, METHODS)
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if self.weight_cost < 0:
-            raise ValueError(f"weight_cost must be >= 0, got {self.weight_cost!r}")
+        check_sgd_settings(self)
 
 
 class PersistentChains(nn.Module):

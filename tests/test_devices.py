@@ -530,6 +530,9 @@ CASES = {
     "rbm.base_rate_bias": lambda dev: rbm.base_rate_bias(_on(dev, 5, 6, binary=True)),
     "rbm.ais_betas": lambda dev: rbm.ais_betas(10, device=dev),
     "rbm.all_states": lambda dev: rbm.all_states(3, device=dev),
+    "rbm.base_rate_visible_bias": lambda dev: rbm.base_rate_visible_bias(
+        _on(dev, 6), _tiny_rbm(dev).visible_bias, "RBM"
+    ),
     "rbm.binary_states": lambda dev: list(rbm.binary_states(3, dev, chunk=4)),
     "rbm.check_training_data": lambda dev: rbm.check_training_data(
         _on(dev, 3, 6), _on(dev, 2, 6), _tiny_rbm(dev).weight, 6, "RBM"
@@ -669,6 +672,7 @@ NOT_ON_META = {
     "flows.NiceConfig": "a dataclass of numbers",
     "flows.bits_per_dim": "a float of a float",
     "rbm.RBMConfig": "a dataclass of numbers",
+    "rbm.check_sgd_settings": "checks two numbers of a config",
     "rbm.summarize_ais": "floats from .item() of rbm.ais_log_weights' tensors",
     "rbm.sgd_training": "builds an optimizer, lec16.data.Batches of the given data and a "
     "schedule (as vae.make_optimizer)",
