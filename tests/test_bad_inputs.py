@@ -25,6 +25,7 @@ from lec16 import (
     flow_vae,
     flows,
     gan,
+    gsn,
     hvi,
     iwae,
     lapgan,
@@ -33,6 +34,7 @@ from lec16 import (
     train,
     vae,
     vi,
+    wake_sleep,
 )
 
 TABLE = Path(__file__).with_name("bad_inputs.md")
@@ -156,6 +158,26 @@ def _hvi_resumed_with_another_learning_rate():
         hvi.fit_hvi(
             hvi.HamiltonianVI(2, 1), q0, lambda z: -(z**2).sum(-1), config, path
         )
+
+
+def _helmholtz_resumed_with_another_rule():
+    """Train a Gaussian Helmholtz machine one epoch by wake-sleep, then resume its
+    checkpoint as a VAE."""
+    path = _scratch_path("helmholtz.pt")
+    x = _binary(20, 6)
+    for rule in ("wake-sleep", "elbo"):
+        config = wake_sleep.WakeSleepConfig(epochs=1, batch_size=10, rule=rule)
+        model = wake_sleep.HelmholtzMachine((6, 2), "gaussian")
+        wake_sleep.train_helmholtz(model, x, x, config, checkpoint=path)
+
+
+def _gsn_resumed_with_another_walkback():
+    """Train a DAE one epoch with walkback 1, then resume its checkpoint with walkback 2."""
+    path = _scratch_path("gsn.pt")
+    x = _binary(20, 6)
+    for walkback in (1, 2):
+        config = gsn.GSNConfig(epochs=1, batch_size=10, walkback=walkback)
+        gsn.train_gsn(gsn.DenoisingAutoencoder(6, 4), x, config, checkpoint=path)
 
 
 def _checkpoint(name, config=None, module=None):
@@ -902,6 +924,102 @@ CASES = [
         _hvi_resumed_with_another_learning_rate,
         train.CheckpointError,
         r"written by another configuration; differing fields: .*lr",
+    ),
+    (
+        "HelmholtzMachine with no hidden layer",
+        lambda: wake_sleep.HelmholtzMachine((784,)),
+        ValueError,
+        r"layers must list the visible size and at least one hidden size",
+    ),
+    (
+        "a Gaussian HelmholtzMachine with two hidden layers",
+        lambda: wake_sleep.HelmholtzMachine((784, 200, 100), "gaussian"),
+        ValueError,
+        r"a Gaussian Helmholtz machine has one hidden layer",
+    ),
+    (
+        "train_helmholtz on the ELBO of binary latents",
+        lambda: wake_sleep.train_helmholtz(
+            wake_sleep.HelmholtzMachine((6, 2)),
+            torch.zeros(4, 6),
+            torch.zeros(4, 6),
+            wake_sleep.WakeSleepConfig(rule="elbo"),
+        ),
+        ValueError,
+        r"no reparametrized gradient .* rule='wake-sleep', or build it with "
+        r"latent='gaussian'",
+    ),
+    (
+        "WakeSleepConfig with an unknown rule",
+        lambda: wake_sleep.WakeSleepConfig(rule="sleep-wake"),
+        ValueError,
+        r"rule=.sleep-wake. is not valid; choose one of: .wake-sleep., .elbo.",
+    ),
+    (
+        "a Helmholtz machine given images of another size",
+        lambda: wake_sleep.HelmholtzMachine((784, 20)).wake_loss(
+            torch.zeros(3, 28, 28)
+        ),
+        ValueError,
+        r"has 784 visible units, got a tensor of shape \(3, 28, 28\): flatten",
+    ),
+    (
+        "exact_log_likelihood of a machine too large to enumerate",
+        lambda: wake_sleep.exact_log_likelihood(
+            wake_sleep.HelmholtzMachine((784, 200)), torch.zeros(1, 784)
+        ),
+        ValueError,
+        r"enumerating 200 hidden units .* lec16.iwae.log_likelihood",
+    ),
+    (
+        "train_helmholtz resuming a checkpoint written with another rule",
+        _helmholtz_resumed_with_another_rule,
+        train.CheckpointError,
+        r"written by another configuration; differing fields: .*rule",
+    ),
+    (
+        "salt-and-pepper noise above 1",
+        lambda: gsn.DenoisingAutoencoder(784, 100, noise=1.5),
+        ValueError,
+        r"salt-and-pepper noise is a probability in \(0, 1\], got 1.5",
+    ),
+    (
+        "DenoisingAutoencoder with an unknown corruption",
+        lambda: gsn.DenoisingAutoencoder(784, 100, corruption="dropout"),
+        ValueError,
+        r"corruption=.dropout. is not valid; choose one of: .salt_and_pepper., .gaussian.",
+    ),
+    (
+        "train_gsn with binarize=True on a Gaussian model",
+        lambda: gsn.train_gsn(
+            gsn.DenoisingAutoencoder(2, 8, corruption="gaussian"),
+            torch.zeros(10, 2),
+            gsn.GSNConfig(),
+        ),
+        ValueError,
+        r"binarize=True needs binary data .* binarize=False for real-valued data",
+    ),
+    (
+        "train_gsn on grey levels with binarize=False",
+        lambda: gsn.train_gsn(
+            gsn.DenoisingAutoencoder(4, 8),
+            torch.full((10, 4), 0.5),
+            gsn.GSNConfig(binarize=False),
+        ),
+        ValueError,
+        r"binarize=False needs binary data for a salt-and-pepper model",
+    ),
+    (
+        "a DAE given images of another size",
+        lambda: gsn.DenoisingAutoencoder(784, 10).chain(torch.zeros(2, 28, 28), 5),
+        ValueError,
+        r"has 784 inputs, got a tensor of shape \(2, 28, 28\): flatten",
+    ),
+    (
+        "train_gsn resuming a checkpoint written with another walkback",
+        _gsn_resumed_with_another_walkback,
+        train.CheckpointError,
+        r"written by another configuration; differing fields: .*walkback",
     ),
 ]
 

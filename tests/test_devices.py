@@ -30,6 +30,7 @@ from lec16 import (
     flow_vae,
     flows,
     gan,
+    gsn,
     hvi,
     iwae,
     lapgan,
@@ -37,6 +38,7 @@ from lec16 import (
     ssvae,
     vae,
     vi,
+    wake_sleep,
 )
 
 DEVICES = ["meta", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -55,6 +57,7 @@ MODULES = [
     "lec16.flow_vae",
     "lec16.flows",
     "lec16.gan",
+    "lec16.gsn",
     "lec16.hvi",
     "lec16.iwae",
     "lec16.lapgan",
@@ -65,6 +68,7 @@ MODULES = [
     "lec16.train",
     "lec16.vae",
     "lec16.vi",
+    "lec16.wake_sleep",
 ]
 
 
@@ -122,6 +126,34 @@ def _hvi_outputs(dev):
     return [
         chain(_on(dev, 3, 2), _quadratic),
         hvi.log_weights(chain, q0, _quadratic, 4),
+    ]
+
+
+def _helmholtz_outputs(dev, latent="bernoulli"):
+    layers = (6, 3, 2) if latent == "bernoulli" else (6, 3)
+    model = wake_sleep.HelmholtzMachine(layers, latent).to(dev)
+    x = _on(dev, 4, 6, binary=True)
+    hidden, log_q = model.infer(x)
+    return [
+        model.log_weights(x, 3),
+        model.log_joint(x, hidden),
+        log_q,
+        model.log_recognition(x, hidden),
+        model.wake_loss(x),
+        model.sleep_loss(4),
+        model.dream(2),
+        model.sample(2),
+    ]
+
+
+def _dae_outputs(dev, corruption="salt_and_pepper"):
+    model = gsn.DenoisingAutoencoder(6, 4, corruption, noise=0.3).to(dev)
+    x = _on(dev, 4, 6, binary=True)
+    return [
+        model.corruption(x).sample(),
+        model.reconstruction(x),
+        model(x, walkback=2),
+        model.chain(x, 2),
     ]
 
 
@@ -511,6 +543,25 @@ CASES = {
         _on(dev, 3, 3),
         (_on(dev, 3, 6), _on(dev, 3, 4), _on(dev, 3, 3)),
     ),
+    # wake_sleep
+    "wake_sleep.HelmholtzMachine": lambda dev: (
+        _helmholtz_outputs(dev) + _helmholtz_outputs(dev, "gaussian")
+    ),
+    "wake_sleep.hidden_states": lambda dev: wake_sleep.hidden_states(
+        wake_sleep.HelmholtzMachine((6, 3, 2)).to(dev)
+    ),
+    "wake_sleep.exact_log_likelihood": lambda dev: wake_sleep.exact_log_likelihood(
+        wake_sleep.HelmholtzMachine((6, 3, 2)).to(dev), _on(dev, 4, 6, binary=True)
+    ),
+    # gsn
+    "gsn.DenoisingAutoencoder": lambda dev: (
+        _dae_outputs(dev) + _dae_outputs(dev, "gaussian")
+    ),
+    "gsn.transition_matrix": lambda dev: gsn.transition_matrix(
+        gsn.DenoisingAutoencoder(3, 4).to(dev),
+        _on(dev, 8, 3, binary=True),
+        _on(dev, 8, 3, binary=True),
+    ),
     # hvi
     "hvi.score": lambda dev: hvi.score(_quadratic, _on(dev, 3, 2)),
     "hvi.leapfrog": lambda dev: hvi.leapfrog(
@@ -678,6 +729,14 @@ NOT_ON_META = {
     "schedule (as vae.make_optimizer)",
     "dbm.DBMConfig": "a dataclass of numbers",
     "hvi.HVIConfig": "a dataclass of numbers",
+    "wake_sleep.WakeSleepConfig": "a dataclass of numbers",
+    "wake_sleep.train_helmholtz": "trains (as vae.train_vae); refuses data on another "
+    "device",
+    "wake_sleep.mean_elbo": "returns a Python float",
+    "gsn.GSNConfig": "a dataclass of numbers",
+    "gsn.train_gsn": "trains (as vae.train_vae); refuses data on another device",
+    "gsn.stationary_distribution": "torch.linalg.eig has no meta kernel (test_gsn runs "
+    "it on the CPU)",
     "hvi.fit_hvi": "trains (as flows.fit_to_energy)",
     "dbm.ais_log_partition": "summarises dbm.ais_log_weights with .item()",
     "dbm.mean_bound": "returns Python floats and the values (as rbm.mean_log_likelihood)",

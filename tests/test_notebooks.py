@@ -387,6 +387,32 @@ def check_mcmc_and_vi(m):
     assert m["log_px"] - runs[-1]["bound"] < 0.5 * (m["log_px"] - runs[0]["bound"])
 
 
+def check_wake_sleep(m):
+    assert m["norm_gap"] < 1e-12 and m["wake_error"] < 0.02 and m["sleep_error"] < 0.02
+    assert m["cosine"] < 0.95, "the sleep phase should not follow the ELBO"
+    for name, r in m["runs"].items():
+        (lk, lk_pm), (elbo, elbo_pm) = r["lk"], r["elbo"]
+        assert _finite(lk, elbo) and lk > r["untrained_lk"] + 10, (
+            f"{name} is no better than its untrained copy"
+        )
+        assert lk >= elbo - elbo_pm - lk_pm, name
+
+
+def check_generative_stochastic_networks(m):
+    for noise, r in m["exact_study"].items():
+        assert r["exact_tv"] < 1e-12, noise
+        assert r["dae_tv"] < r["untrained_tv"] / 3, noise
+    start = m["ring_references"]["the uniform starting points"]["on_data"]
+    for walkback in ("1", "2"):  # the longer walks are reported, not asserted
+        r = m["ring"][walkback]
+        assert r["on_data"] > max(start, r["untrained"]["on_data"]) + 0.3, walkback
+    for walkback, r in m["mnist"].items():
+        reference = r["untrained"]
+        assert _finite(r["parzen"]) and r["parzen"] > reference["parzen"] + 50, walkback
+        assert r["frechet"] < reference["frechet"], walkback
+        assert r["confident"] > reference["confident"] + 0.1, walkback
+
+
 METRIC_CHECKS = {
     name[len("check_") :]: fn
     for name, fn in globals().items()
