@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lec16 import rbm, train
+from lec16 import distributed, rbm, train
 from lec16.scales import check_positive
 
 
@@ -367,6 +367,7 @@ def train_dbm(
     batch), one :func:`lec16.train.fit`: per batch, mean field on the data and ``k`` sweeps of
     the persistent chains, then an SGD step on :func:`contrastive_loss`; after each epoch the
     test digits' mean unnormalised bound (the bound + log Z, to follow training without AIS)."""
+    distributed.require_one_process("dbm.train_dbm")
     x_train, x_test = rbm.check_training_data(
         x_train, x_test, model.weight1, model.sizes[0], "DBM"
     )

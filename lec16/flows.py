@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, train
+from lec16 import data, distributed, train
 from lec16.scales import check_choice, check_non_negative_int, check_positive
 
 ENERGIES = ("U1", "U2", "U3", "U4")
@@ -430,6 +430,7 @@ def fit_to_energy(
 ) -> train.History:
     """Minimise :func:`free_energy` of ``q`` against ``energy_fn`` with annealing; the free energy
     at beta = 1 from ``eval_samples`` samples is recorded after each epoch (``free_energy``)."""
+    distributed.require_one_process("flows.fit_to_energy")
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(q.parameters(), lr=config.lr)
     else:
@@ -516,6 +517,7 @@ def train_nice(
 ) -> train.History:
     """Maximise the mean log-likelihood of freshly dequantised training images (one `fit`); the
     test log-likelihood (nats, ``x_test`` dequantised once by the caller) after each epoch."""
+    distributed.require_one_process("flows.train_nice")
     optimizer = torch.optim.Adam(
         model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps
     )

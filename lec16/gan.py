@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lec16 import data, train
+from lec16 import data, distributed, train
 from lec16.scales import check_choice, check_positive
 
 # --- Theory on density values -----------------------------------------------------------------
@@ -375,6 +375,7 @@ def train_gan(
     Returns the history; if ``sample_every_epoch`` (fixed latents) is given, ``history.samples``
     holds the generator's images for them after each epoch trained in this call.
     """
+    distributed.require_one_process("gan.train_gan")
     device = x_train.device
     if conditions is None:
         latent = latent_size(generator)

@@ -29,7 +29,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, train
+from lec16 import data, distributed, train
 from lec16.scales import check_choice, check_positive
 
 CORRUPTIONS = {"salt_and_pepper": "bernoulli", "gaussian": "gaussian"}
@@ -170,6 +170,7 @@ def train_gsn(
     desc: str = "gsn",
 ) -> train.History:
     """Minimise the walkback loss over ``x_train``, one :func:`lec16.train.fit`."""
+    distributed.require_one_process("gsn.train_gsn")
     param = model.net[0].weight
     if x_train.device != param.device:
         raise ValueError(

@@ -29,7 +29,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import train
+from lec16 import distributed, train
 from lec16.scales import check_positive
 
 LogTarget = Callable[[torch.Tensor], torch.Tensor]
@@ -189,6 +189,7 @@ def fit_hvi(
     """Maximise the auxiliary bound over the step sizes and reverse models (q_0 fixed) with
     Adam, one :func:`lec16.train.fit`; records ``bound``, the mean of ``eval_samples`` log
     weights (nats), after each epoch of ``steps_per_epoch`` steps."""
+    distributed.require_one_process("hvi.fit_hvi")
     if not model.n_transitions:
         raise ValueError(
             "an HVI with no transitions has nothing to train: its bound is q_0's ELBO"

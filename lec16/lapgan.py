@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lec16 import gan, train
+from lec16 import distributed, gan, train
 from lec16.scales import check_positive
 
 
@@ -132,6 +132,7 @@ def train_lapgan(
     ``epochs[k]`` is level k's number of epochs (``len(epochs) == levels``). Level k's checkpoint is
     ``<checkpoint stem>_level<k>.pt`` beside ``checkpoint``. Returns each level's history.
     """
+    distributed.require_one_process("lapgan.train_lapgan")
     levels = len(residual) + 1
     if len(epochs) != levels:
         raise ValueError(

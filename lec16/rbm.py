@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lec16 import data, train
+from lec16 import data, distributed, train
 from lec16.scales import check_choice, check_positive
 
 METHODS = ("cd", "pcd")
@@ -393,6 +393,7 @@ def train_rbm(
     """CD-k or PCD-k on ``x_train`` (grey levels in [0, 1], binarized afresh each batch), one
     :func:`lec16.train.fit`; the step minimises :func:`contrastive_loss` with SGD; after each
     epoch the test reconstruction error (``x_test`` already binary)."""
+    distributed.require_one_process("rbm.train_rbm")
     x_train, x_test = check_training_data(
         x_train, x_test, model.weight, model.n_visible, "RBM"
     )

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, train
+from lec16 import data, distributed, train
 from lec16.evaluation import error_rate
 from lec16.scales import check_choice, check_positive
 from lec16.vae import VAE, check_features, gaussian_kl
@@ -289,6 +289,7 @@ def train_m2(
     being one pass over them). ``transform`` is applied to every batch of examples (dynamic
     binarization for pixels, a fresh z1 ~ q(z1 | x) for M1's codes). The test error of q(y | x)
     is recorded after each epoch."""
+    distributed.require_one_process("ssvae.train_m2")
     x_l, y_l = labelled
     check_labels(y_l, len(x_l), model.config.y_dim)
     check_labels(test[1], len(test[0]), model.config.y_dim)
@@ -341,6 +342,7 @@ def train_supervised(
     """The supervised-only baseline: ``net`` (:func:`classifier_network`) trained by cross-entropy
     on the labelled examples alone (``config.epochs`` passes over them, batches of
     ``config.labelled_batch``), with the test error after each pass."""
+    distributed.require_one_process("ssvae.train_supervised")
     x_l, y_l = labelled
     check_labels(y_l, len(x_l), int(net[-1].out_features))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)

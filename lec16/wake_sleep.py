@@ -30,7 +30,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, rbm, train
+from lec16 import data, distributed, rbm, train
 from lec16.scales import check_choice, check_positive
 
 LATENTS = ("bernoulli", "gaussian")
@@ -237,6 +237,7 @@ def train_helmholtz(
     """Train on ``x_train`` (grey levels in [0, 1], binarized afresh each batch) by
     ``config.rule``, one :func:`lec16.train.fit`; ``x_test`` (binary) gives the test ELBO after
     each epoch."""
+    distributed.require_one_process("wake_sleep.train_helmholtz")
     if config.rule == "elbo" and model.latent != "gaussian":
         raise ValueError(
             "the ELBO of binary latents has no reparametrized gradient (it needs a "

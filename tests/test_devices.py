@@ -718,6 +718,8 @@ NOT_ON_META = {
     "distributed.is_main": "returns a bool",
     "distributed.init_from_env": "joins torchrun's process group (tests/test_distributed.py)",
     "distributed.barrier": "synchronises processes; no tensors",
+    "distributed.require_one_process": "reads the process group's size; no tensors "
+    "(tests/test_distributed.py)",
     "flows.fit_to_energy": "trains (as vae.train_vae)",
     "flows.train_nice": "trains (as vae.train_vae)",
     "flows.NiceConfig": "a dataclass of numbers",

@@ -80,3 +80,53 @@ def test_each_rank_takes_its_slice_of_every_global_batch():
     # a last batch smaller than the number of processes is dropped, on every rank
     assert len(data.Batches(torch.arange(25), batch_size=6, world_size=3, rank=0)) == 4
     assert len(data.Batches(torch.arange(25), batch_size=6)) == 5
+
+
+SINGLE_PROCESS_TRAINERS = [
+    "dbm.train_dbm",
+    "flows.fit_to_energy",
+    "flows.train_nice",
+    "gan.train_gan",
+    "gsn.train_gsn",
+    "hvi.fit_hvi",
+    "lapgan.train_lapgan",
+    "rbm.train_rbm",
+    "ssvae.train_m2",
+    "ssvae.train_supervised",
+    "wake_sleep.train_helmholtz",
+]
+
+
+def test_trainers_without_ddp_refuse_several_processes(tmp_path):
+    """Under torchrun, a trainer whose updates DDP does not average must stop with a clear
+    error rather than train one unsynchronised copy per rank: each of them is called on two
+    processes, with None for every required argument (the refusal comes before any
+    argument is read)."""
+    script = tmp_path / "refuse.py"
+    script.write_text(
+        "import importlib, inspect, sys\n"
+        "from lec16 import distributed\n"
+        "rank, _ = distributed.init_from_env()\n"
+        "refused = []\n"
+        "for name in sys.argv[2:]:\n"
+        "    module, function = name.split('.')\n"
+        "    trainer = getattr(importlib.import_module(f'lec16.{module}'), function)\n"
+        "    params = inspect.signature(trainer).parameters.values()\n"
+        "    required = [p for p in params if p.default is inspect.Parameter.empty]\n"
+        "    try:\n"
+        "        trainer(*[None] * len(required))\n"
+        "    except RuntimeError as err:\n"
+        "        assert 'trains on one process only' in str(err), err\n"
+        "        refused.append(name)\n"
+        "open(f'{sys.argv[1]}/rank{rank}.txt', 'w').write(' '.join(refused))\n"
+    )
+    done = subprocess.run(
+        python_on(2) + [str(script), str(tmp_path), *SINGLE_PROCESS_TRAINERS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rank in (0, 1):
+        refused = (tmp_path / f"rank{rank}.txt").read_text().split()
+        assert refused == SINGLE_PROCESS_TRAINERS, rank
