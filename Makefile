@@ -64,8 +64,12 @@ test: book
 	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks; \
 	  status=$$?; rm -rf $$ckpt; exit $$status
 
+# LEC16_SCALE=paper picks another scale; LEC16_CHECKPOINTS=runs/checkpoints loads the models that
+# `python -m lec16 train ... --out runs` trained (a path from here: the notebook runs in its folder).
 run: $(STAMP) data
-	cd $(dir $(NB)) && LEC16_PROGRESS=0 LEC16_SCALE=$${LEC16_SCALE:-default} ../$(BIN)/jupyter-execute --inplace --timeout=3600 $(notdir $(NB))
+	cd $(dir $(NB)) && LEC16_PROGRESS=0 LEC16_SCALE=$${LEC16_SCALE:-default} \
+	  $(if $(LEC16_CHECKPOINTS),LEC16_CHECKPOINTS=$(abspath $(LEC16_CHECKPOINTS))) \
+	  ../$(BIN)/jupyter-execute --inplace --timeout=3600 $(notdir $(NB))
 
 run-all: $(STAMP) data
 	for nb in notebooks/*.ipynb; do $(MAKE) run NB=$$nb || exit 1; done

@@ -1,6 +1,8 @@
-"""`python -m bench [engine] [vae] [dcgan] [ssvae] [flows]`: run the named benchmarks (all by default)
-and print their tables. A run of all of them also writes the tables, with the machine they ran
-on, into README.md between the ``<!-- bench:start -->`` and ``<!-- bench:end -->`` markers."""
+"""`python -m bench [engine] [vae] [dcgan] [ssvae] [flows] [scales]`: run the named benchmarks (all by
+default) and print their tables. A run of all of them also writes the tables, with the machine
+they ran on, into README.md between the ``<!-- bench:start -->`` and ``<!-- bench:end -->``
+markers; ``scales`` (the paper-scale schedules' cost) also goes into the book's scale-planning
+page, between ``<!-- scales:start -->`` and ``<!-- scales:end -->``."""
 
 import contextlib
 import io
@@ -12,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from bench import dcgan, engine, flows, ssvae, vae
+from bench import dcgan, engine, flows, scales, ssvae, vae
 
-ALL = ["engine", "vae", "dcgan", "ssvae", "flows"]
+ALL = ["engine", "vae", "dcgan", "ssvae", "flows", "scales"]
 names = sys.argv[1:] or ALL
 
 
@@ -132,6 +134,36 @@ if "flows" in names:
             f"| {row['k']} | {row['lec16_ms']:.2f} | {row['normflows_ms']:.2f} | "
             f"{row['speedup']:.2f}x |"
         )
+
+if "scales" in names:
+    r = scales.run()
+    table = [
+        f"Paper-scale schedules, {r['device']} ({_machine()}), {r['threads']} threads; "
+        "seconds per step: the second of two epochs of "
+        f"{r['timed_steps']} steps, over {r['timed_steps']} (the first is a warm-up)",
+        "",
+        "| model | paper schedule (epochs x examples / batch) | steps | seconds per "
+        "step here | hours here | hours on 8 such devices, ideal |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        table.append(
+            f"| {row['name']} | {row['epochs']:,} x {row['examples']:,} / {row['batch']} "
+            f"| {row['steps']:,} | {row['seconds_per_step']:.4f} | {row['hours']:,.1f} "
+            f"| {row['hours'] / 8:,.1f} |"
+        )
+    print("\n" + "\n".join(table))
+    page = Path(__file__).resolve().parent.parent / "book" / "scale_planning.md"
+    text = page.read_text()
+    start, end = "<!-- scales:start -->", "<!-- scales:end -->"
+    head, rest = text.split(start, 1)
+    date = time.strftime("%Y-%m-%d")
+    page.write_text(
+        f"{head}{start}\n{date}: "
+        + "\n".join(table)
+        + f"\n{end}{rest.split(end, 1)[1]}"
+    )
+    print(f"table written to {page}")
 
 sys.stdout = stdout
 if names == ALL:  # a complete run: the README shows it

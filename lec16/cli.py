@@ -2,15 +2,19 @@
 outside a notebook, on one process or under ``torchrun --nproc_per_node N -m lec16 train ...``
 (DistributedDataParallel: NCCL on GPUs, Gloo on CPUs; see :mod:`lec16.distributed`).
 
-A run writes ``<out>/checkpoints/<model>_<scale>.pt`` after every epoch (a rerun resumes from
-it; one written by another configuration is refused) and ``<out>/metrics/<model>.json``, the
-key numbers and the history, as the notebooks record theirs. Each model's sizes at each scale
-come from the same function its chapter calls, so the command and the book train the same run.
+A run writes its checkpoints where its chapter keeps them, ``<out>/checkpoints/<scale>/<name>.pt``
+(:func:`lec16.train.checkpoint_path`), after every epoch (a rerun resumes from them; one
+written by another configuration is refused), and ``<out>/metrics/<model>.json``, the key
+numbers and the history, as the notebooks record theirs. Each model's sizes at each scale come
+from the same function its chapter calls, so the command and the book train the same run: a
+notebook executed with ``LEC16_CHECKPOINTS=<out>/checkpoints`` loads the trained models
+instead of training them.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import functools
 import sys
@@ -21,7 +25,18 @@ from typing import Any
 import torch
 
 import lec16
-from lec16 import data, diffusion, distributed, evaluation, iwae, train, vae
+from lec16 import (
+    data,
+    diffusion,
+    distributed,
+    evaluation,
+    flows,
+    gan,
+    iwae,
+    lapgan,
+    train,
+    vae,
+)
 from lec16.scales import SCALES, metrics_path, record_metrics
 
 
@@ -52,7 +67,7 @@ def _mnist_vae(scale: str, epochs: int | None, out: Path, seed: int) -> dict[str
         x_train,
         x_test,
         config,
-        checkpoint=out / "checkpoints" / f"vae_{scale}.pt",
+        checkpoint=train.checkpoint_path("vae_mnist_z20", scale, out / "checkpoints"),
         desc="vae",
     )
     return {
@@ -86,7 +101,7 @@ def _mnist_iwae(scale: str, epochs: int | None, out: Path, seed: int) -> dict[st
         x_test,
         config,
         objective=lambda m, x: iwae.objective(m, x, 50, "iwae"),
-        checkpoint=out / "checkpoints" / f"iwae_{scale}.pt",
+        checkpoint=train.checkpoint_path("iwae_k50", scale, out / "checkpoints"),
         desc="iwae",
     )
     with torch.no_grad():
@@ -131,7 +146,9 @@ def _mnist_diffusion(
         x_fit,
         x_test[:1000],
         config,
-        checkpoint=out / "checkpoints" / f"{_name(parametrization)}_{scale}.pt",
+        checkpoint=train.checkpoint_path(
+            f"diffusion_mnist_{parametrization}", scale, out / "checkpoints"
+        ),
         desc=_name(parametrization),
     )
     return {
@@ -142,6 +159,155 @@ def _mnist_diffusion(
         "epochs": history.last["epoch"],
         "seconds": history.last["seconds"],
         "config": dataclasses.asdict(config),
+    }
+
+
+def _mnist_nice(scale: str, epochs: int | None, out: Path, seed: int) -> dict[str, Any]:
+    """The flows chapter's MNIST NICE (``flows.nice_mnist``), its sizes from
+    ``flows.nice_mnist_setup``, trained on freshly dequantised digits; the exact test
+    log-likelihood in nats per digit (pixels in [0, 1]) on the chapter's dequantised test set."""
+    setup = flows.nice_mnist_setup(scale, seed)
+    config = setup.config
+    if epochs is not None:
+        config = dataclasses.replace(config, epochs=epochs)
+    device = lec16.device()
+    lec16.seed_everything(seed)
+    data.fetch_mnist(quiet=True)
+    x_train = data.load_mnist("train", device=device)[0][: setup.n_train]
+    test = flows.dequantize(
+        data.load_mnist("test", device=device)[0].flatten(1),
+        torch.Generator(device=device).manual_seed(123),
+    )
+    torch.manual_seed(seed)
+    model = flows.nice_mnist(setup).to(device)
+    untrained = flows.mean_log_likelihood(model, test).item()
+    history = flows.train_nice(
+        model,
+        x_train,
+        test,
+        config,
+        checkpoint=train.checkpoint_path("nice_mnist", scale, out / "checkpoints"),
+        desc="nice",
+    )
+    return {
+        "test_log_likelihood": history.last["test_ll"],
+        "untrained_log_likelihood": untrained,
+        "bits_per_dim": flows.bits_per_dim(history.last["test_ll"], 784),
+        "test_log_likelihood_curve": history["test_ll"],
+        "epochs": history.last["epoch"],
+        "seconds": history.last["seconds"],
+        "config": dataclasses.asdict(config),
+    }
+
+
+def _gan_digits(device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Goodfellow et al.'s splits, as the GAN chapters use them: (the 50,000 training digits,
+    the 1,000 that choose the Parzen width, the 10,000 test digits), images in [0, 1]."""
+    data.fetch_mnist(quiet=True)
+    fit, validation, _ = evaluation.parzen_protocol_split(
+        data.load_mnist("train", device=device)[0]
+    )
+    return fit, validation, data.load_mnist("test", device=device)[0]
+
+
+def _sample_quality(
+    samples: torch.Tensor,
+    untrained_samples: torch.Tensor,
+    validation: torch.Tensor,
+    test: torch.Tensor,
+    net: evaluation.MnistFeatureNet,
+) -> dict[str, Any]:
+    """The GAN chapters' metrics of ``samples`` and of the untrained generators' samples,
+    the reference a broken generator would not beat."""
+    metrics = evaluation.sample_quality(samples, test, validation, net)
+    metrics.update(evaluation.untrained_reference(untrained_samples, test, net))
+    return metrics
+
+
+def _mnist_gan(
+    players: str, name: str, scale: str, epochs: int | None, out: Path, seed: int
+) -> dict[str, Any]:
+    """One of the GAN chapter's MNIST GANs (``gan.mnist_players``), its sizes from
+    ``gan.mnist_setup``, trained on its digits and scored by its metrics (Parzen window in
+    nats, Frechet distance of classifier features) beside its untrained generator."""
+    setup = gan.mnist_setup(scale, seed)
+    config = setup.config
+    if epochs is not None:
+        config = dataclasses.replace(config, epochs=epochs)
+    device = lec16.device()
+    lec16.seed_everything(seed)
+    fit, validation, test = _gan_digits(device)
+    net, _ = evaluation.feature_net(
+        device
+    )  # every rank, before training (see feature_net)
+    generator, discriminator = (
+        m.to(device) for m in gan.mnist_players(players, setup, seed)
+    )
+    untrained = copy.deepcopy(generator)
+    history = gan.train_gan(
+        generator,
+        discriminator,
+        fit[: setup.n_train],
+        config,
+        checkpoint=train.checkpoint_path(name, scale, out / "checkpoints"),
+        desc=name,
+    )
+    if not distributed.is_main():
+        return {}
+    torch.manual_seed(seed)  # the chapter's samples
+    samples = gan.generate(generator.eval(), setup.n_samples)
+    untrained_samples = gan.generate(
+        gan.calibrate_batch_norm(untrained), setup.n_samples
+    )
+    return {
+        **_sample_quality(samples, untrained_samples, validation, test, net),
+        "loss_d": history["loss_d"],
+        "loss_g": history["loss_g"],
+        "epochs": history.last["epoch"],
+        "seconds": history.last["seconds"],
+        "config": dataclasses.asdict(config),
+    }
+
+
+def _mnist_lapgan(
+    scale: str, epochs: int | None, out: Path, seed: int
+) -> dict[str, Any]:
+    """The LAPGAN chapter's three-level pyramid (``lapgan.mnist_players``), its sizes from
+    ``lapgan.mnist_setup`` (``--epochs`` sets every level's), scored as the GAN chapter's."""
+    setup = lapgan.mnist_setup(scale)
+    level_epochs = setup.level_epochs if epochs is None else (epochs,) * setup.levels
+    device = lec16.device()
+    lec16.seed_everything(seed)
+    fit, validation, test = _gan_digits(device)
+    net, _ = evaluation.feature_net(device)
+    coarse, residual = lapgan.mnist_players(setup, seed)
+    coarse = tuple(m.to(device) for m in coarse)
+    residual = [tuple(m.to(device) for m in pair) for pair in residual]
+    # coarsest first, as lapgan.sample takes them
+    generators = [g for g, _ in reversed(residual)]
+    untrained = copy.deepcopy((coarse[0], generators))
+    histories = lapgan.train_lapgan(
+        coarse,
+        residual,
+        fit[: setup.n_train],
+        level_epochs,
+        seed=seed,
+        checkpoint=train.checkpoint_path("lapgan", scale, out / "checkpoints"),
+    )
+    if not distributed.is_main():
+        return {}
+    torch.manual_seed(seed)  # the chapter's samples
+    samples = lapgan.generate(coarse[0], generators, setup.n_samples)
+    lapgan.calibrate_batch_norms(*untrained, fit[:2000])
+    untrained_samples = lapgan.generate(*untrained, setup.n_samples)
+    return {
+        **_sample_quality(samples, untrained_samples, validation, test, net),
+        "losses": {
+            f"level{k}": {"loss_d": h["loss_d"], "loss_g": h["loss_g"]}
+            for k, h in histories.items()
+        },
+        "epochs": list(level_epochs),
+        "seconds": sum(h.last["seconds"] for h in histories.values()),
     }
 
 
@@ -163,7 +329,37 @@ MODELS: dict[str, tuple[str, str, Callable[..., dict[str, Any]]]] = {
         "12_diffusion",
         functools.partial(_mnist_diffusion, "epsilon"),
     ),
+    "nice": ("NICE (Dinh et al.)", "11_normalizing_flows", _mnist_nice),
+    "gan": (
+        "Goodfellow et al.'s MLP GAN (maxout discriminator)",
+        "08_gan_mnist",
+        functools.partial(_mnist_gan, "paper_mlp", "gan_mlp_nobn_mnist"),
+    ),
+    "dcgan": (
+        "the DCGAN (Radford et al.)",
+        "08_gan_mnist",
+        functools.partial(_mnist_gan, "dcgan", "dcgan_mnist"),
+    ),
+    "lapgan": ("the three-level LAPGAN (Denton et al.)", "09_lapgan", _mnist_lapgan),
 }
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    """The headline numbers of a run, beside its untrained copy's."""
+    if "test_log_likelihood" in metrics:
+        return (
+            f"test log-likelihood {metrics['test_log_likelihood']:.1f} nats "
+            f"(untrained {metrics['untrained_log_likelihood']:.1f})"
+        )
+    if "test_bound" in metrics:
+        return (
+            f"test bound {metrics['test_bound']:.2f} nats "
+            f"(untrained {metrics['untrained_bound']:.2f})"
+        )
+    return (
+        f"Parzen {metrics['parzen']:.0f} nats, Frechet distance {metrics['frechet']:.2f} "
+        f"(untrained {metrics['untrained_frechet']:.2f})"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -220,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     if rank == 0:
         record_metrics(args.model, metrics, directory=args.out / "metrics")
         print(
-            f"{args.model}: test bound {metrics['test_bound']:.2f} nats; metrics in "
+            f"{args.model}: {_summary(metrics)}; metrics in "
             f"{metrics_path(args.model, args.out / 'metrics')}"
         )
     if torch.distributed.is_initialized():

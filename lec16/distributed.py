@@ -49,14 +49,19 @@ def init_from_env() -> tuple[int, int]:
     return rank_and_world()
 
 
-def wrap(model: torch.nn.Module) -> torch.nn.Module:
+def wrap(model: torch.nn.Module, sync_batch_norm: bool = False) -> torch.nn.Module:
     """``DistributedDataParallel(model)`` inside a process group of several ranks, else the
     model itself. Gradients are averaged over the ranks during ``backward`` of a loss computed
-    through the wrapper's ``forward``."""
+    through the wrapper's ``forward``. With ``sync_batch_norm``, on GPUs, the model's batch norms
+    are replaced in place by ``SyncBatchNorm`` first (statistics over the global batch; the
+    parameters and buffers are kept, so checkpoints are unchanged); Gloo has none, so CPU ranks
+    keep their own."""
     if rank_and_world()[1] == 1:
         return model
     device = next(model.parameters()).device
     if device.type == "cuda":  # "cuda" without an index is the rank's current device
+        if sync_batch_norm:  # in place: the new layers hold the same tensors
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         index = torch.cuda.current_device() if device.index is None else device.index
         return DistributedDataParallel(model, device_ids=[index])
     return DistributedDataParallel(model)

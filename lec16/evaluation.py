@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
-from lec16 import data, train
+from lec16 import data, distributed, train
 from lec16.scales import check_positive
 
 
@@ -133,7 +133,10 @@ def feature_net(
             optimizers={"adam": opt},
             desc="feature classifier",
         )
-        train.save_checkpoint(path, {"model": net.state_dict()})
+        # under torchrun every rank trains the same net (seed 0) and rank 0 writes it
+        if distributed.is_main():
+            train.save_checkpoint(path, {"model": net.state_dict()})
+        distributed.barrier()
     net.eval()
     return net, 1 - error_rate(net, x_test, y_test, batch_size=1000) / 100
 

@@ -21,7 +21,7 @@ from torch import distributions as D
 from torch import nn
 
 from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_non_negative_int, check_positive
+from lec16.scales import check_choice, check_non_negative_int, check_positive, choose
 
 ENERGIES = ("U1", "U2", "U3", "U4")
 
@@ -516,8 +516,10 @@ def train_nice(
     desc: str = "NICE",
 ) -> train.History:
     """Maximise the mean log-likelihood of freshly dequantised training images (one `fit`); the
-    test log-likelihood (nats, ``x_test`` dequantised once by the caller) after each epoch."""
-    distributed.require_one_process("flows.train_nice")
+    test log-likelihood (nats, ``x_test`` dequantised once by the caller) after each epoch.
+    Under torchrun the model is wrapped in DistributedDataParallel: the loss goes through its
+    ``forward`` (h = f(x) and the log-determinant), whose gradients DDP averages."""
+    parallel = distributed.wrap(model)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps
     )
@@ -529,7 +531,8 @@ def train_nice(
     )
 
     def step(batch):
-        loss = -model.log_prob(batch[0]).mean()
+        h, log_det = parallel(batch[0])  # model.log_prob, through the wrapper's forward
+        loss = -(model.prior().log_prob(h).sum(-1) + log_det).mean()
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 
@@ -537,10 +540,45 @@ def train_nice(
         step,
         batches,
         config.epochs,
-        modules={"model": model},
+        modules={"model": parallel},
         optimizers={"opt": optimizer},
         evaluate=lambda: {"test_ll": mean_log_likelihood(model, x_test.flatten(1))},
         checkpoint=checkpoint,
         desc=desc,
         config={"train": config, "model": model, "n_train": len(x_train)},
     )
+
+
+@dataclass(frozen=True)
+class NiceSetup:
+    """The sizes of the flows chapter's MNIST NICE at one scale (see :func:`nice_mnist_setup`)."""
+
+    n_train: int
+    """the first training digits"""
+    hidden: int
+    """ReLU units per layer of each coupling's network"""
+    depth: int
+    """layers of each coupling's network"""
+    config: NiceConfig
+
+
+def nice_mnist_setup(scale: str, seed: int = 0) -> NiceSetup:
+    """The flows chapter's MNIST NICE at ``scale`` (the chapter and ``python -m lec16 train
+    nice``): four couplings; ``paper``: Dinh et al.'s 5 x 1000 ReLU networks and Adam (lr 1e-3,
+    beta2 0.01, eps 1e-4), for 1000 epochs (the paper does not state its number)."""
+    return NiceSetup(
+        n_train=choose(scale, smoke=5000, default=50_000, paper=50_000),
+        hidden=choose(scale, smoke=100, default=500, paper=1000),
+        depth=choose(scale, smoke=2, default=4, paper=5),
+        config=choose(
+            scale,
+            smoke=NiceConfig(epochs=3, lr=3e-3, betas=(0.9, 0.999), seed=seed),
+            default=NiceConfig(epochs=5, lr=3e-3, betas=(0.9, 0.999), seed=seed),
+            paper=NiceConfig(epochs=1000, seed=seed),
+        ),
+    )
+
+
+def nice_mnist(setup: NiceSetup) -> NICE:
+    """The chapter's MNIST NICE of ``setup``: 784 dimensions, four couplings, logistic prior."""
+    return NICE(784, n_couplings=4, hidden=setup.hidden, depth=setup.depth)

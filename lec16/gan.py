@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_positive
+from lec16.scales import check_choice, check_positive, choose
 
 # --- Theory on density values -----------------------------------------------------------------
 
@@ -374,16 +374,25 @@ def train_gan(
     levels): ``conditions`` holds one coarse image per example, G(noise plane, c) and D(x, c).
     Returns the history; if ``sample_every_epoch`` (fixed latents) is given, ``history.samples``
     holds the generator's images for them after each epoch trained in this call.
+
+    Under torchrun both players are wrapped in DistributedDataParallel (:mod:`lec16.distributed`):
+    each rank takes its slice of every global batch and draws its own noise, and DDP averages
+    both players' gradients. On GPUs their batch norms become ``SyncBatchNorm``, so that the
+    statistics are those of the global batch, as on one device; Gloo has no SyncBatchNorm, so on
+    CPU processes each rank normalises with its own slice's statistics.
     """
-    distributed.require_one_process("gan.train_gan")
-    device = x_train.device
     if conditions is None:
         latent = latent_size(generator)
+    device = x_train.device
     opt_d = torch.optim.Adam(
         discriminator.parameters(), lr=config.lr, betas=(config.beta1, 0.999)
     )
     opt_g = torch.optim.Adam(
         generator.parameters(), lr=config.lr, betas=(config.beta1, 0.999)
+    )
+    # the optimizers hold the players' own parameters; the wrappers average their gradients
+    parallel_g, parallel_d = (
+        distributed.wrap(m, sync_batch_norm=True) for m in (generator, discriminator)
     )
     tensors = (x_train,) if conditions is None else (x_train, conditions)
     batches = data.Batches(
@@ -395,23 +404,24 @@ def train_gan(
 
     def generate(c, n):
         if c is None:
-            return generator(torch.randn(n, latent, device=device))
-        return generator(torch.randn_like(c), c)
+            return parallel_g(torch.randn(n, latent, device=device))
+        return parallel_g(torch.randn_like(c), c)
 
     def judge(x, c):
-        return discriminator(x) if c is None else discriminator(x, c)
+        return parallel_d(x) if c is None else parallel_d(x, c)
 
     def step(batch):
-        reals = batch[0].split(config.batch_size)
+        # k mini-batches (on several processes, each of this rank's slice of the global one)
+        reals = batch[0].tensor_split(config.k)
         conds = (
-            batch[1].split(config.batch_size)
+            batch[1].tensor_split(config.k)
             if conditions is not None
             else [None] * len(reals)
         )
         for real, c in zip(reals, conds):
-            loss_d = discriminator_loss(
-                judge(real, c), judge(generate(c, len(real)).detach(), c)
-            )
+            with torch.no_grad():  # the discriminator's step does not differentiate G
+                fake = generate(c, len(real))
+            loss_d = discriminator_loss(judge(real, c), judge(fake, c))
             train.optimizer_step(opt_d, loss_d)
         loss_g = generator_loss(
             judge(generate(conds[0], len(reals[0])), conds[0]), config.generator_loss
@@ -431,7 +441,7 @@ def train_gan(
         step,
         batches,
         config.epochs,
-        modules={"generator": generator, "discriminator": discriminator},
+        modules={"generator": parallel_g, "discriminator": parallel_d},
         optimizers={"g": opt_g, "d": opt_d},
         evaluate=on_epoch_end,
         checkpoint=checkpoint,
@@ -440,3 +450,62 @@ def train_gan(
     )
     history.samples = snapshots
     return history
+
+
+# --- The MNIST chapter's runs at each scale -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MnistSetup:
+    """The sizes of the GAN chapter's MNIST runs at one scale (see :func:`mnist_setup`)."""
+
+    n_train: int
+    """digits trained on, the first of Goodfellow et al.'s 50,000 (at most)"""
+    mlp_hidden: int
+    """the MLP generator's ReLU units per layer"""
+    maxout_units: int
+    """the MLP discriminator's maxout units (of 5 pieces)"""
+    dcgan_width: int
+    """the DCGAN players' base number of channels"""
+    config: GANConfig
+    fashion_epochs: int
+    """the Fashion-MNIST DCGAN's epochs (a demonstration: fewer, to keep the page in budget)"""
+    n_samples: int
+    """samples for the Parzen window and the Frechet distance"""
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The GAN chapter's MNIST runs at ``scale`` (the chapters and ``python -m lec16 train gan``,
+    ``dcgan``). ``paper``: Goodfellow et al.'s 1200-unit generator and 240 maxout units, and
+    Radford et al.'s DCGAN width 64, for 50 epochs."""
+    return MnistSetup(
+        n_train=choose(scale, smoke=10_000, default=50_000, paper=50_000),
+        mlp_hidden=choose(scale, smoke=128, default=512, paper=1200),
+        maxout_units=choose(scale, smoke=32, default=240, paper=240),
+        dcgan_width=choose(scale, smoke=8, default=16, paper=64),
+        config=GANConfig(epochs=choose(scale, smoke=2, default=5, paper=50), seed=seed),
+        fashion_epochs=choose(scale, smoke=2, default=1, paper=50),
+        n_samples=choose(scale, smoke=500, default=10_000, paper=10_000),
+    )
+
+
+PLAYERS = ("paper_mlp", "mlp_batch_norm", "dcgan")
+
+
+def mnist_players(
+    kind: str, setup: MnistSetup, seed: int = 0
+) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) of one of the chapter's MNIST GANs, initialised from ``seed``:
+    ``paper_mlp`` (Goodfellow et al.'s MLP generator without batch norm, maxout discriminator),
+    ``mlp_batch_norm`` (the same with batch norm in the generator) or ``dcgan``."""
+    check_choice("kind", kind, PLAYERS)
+    torch.manual_seed(seed)
+    if kind == "dcgan":
+        return (
+            DCGANGenerator(width=setup.dcgan_width),
+            DCGANDiscriminator(width=setup.dcgan_width),
+        )
+    generator = MLPGenerator(
+        hidden=setup.mlp_hidden, batch_norm=kind == "mlp_batch_norm"
+    )
+    return generator, MLPDiscriminator(hidden=setup.maxout_units)

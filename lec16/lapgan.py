@@ -13,14 +13,15 @@ ones; the coarsest level I_K is an ordinary GAN. Sampling: draw I_K, then I_k = 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lec16 import distributed, gan, train
-from lec16.scales import check_positive
+from lec16 import gan, train
+from lec16.scales import check_positive, choose
 
 
 def downsample(x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +133,6 @@ def train_lapgan(
     ``epochs[k]`` is level k's number of epochs (``len(epochs) == levels``). Level k's checkpoint is
     ``<checkpoint stem>_level<k>.pt`` beside ``checkpoint``. Returns each level's history.
     """
-    distributed.require_one_process("lapgan.train_lapgan")
     levels = len(residual) + 1
     if len(epochs) != levels:
         raise ValueError(
@@ -210,3 +210,82 @@ class ResidualDiscriminator(nn.Module):
 
     def forward(self, residual: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([residual, coarse], 1)).squeeze(-1)
+
+
+@dataclass(frozen=True)
+class MnistSetup:
+    """The sizes of the LAPGAN chapter's MNIST run at one scale (see :func:`mnist_setup`)."""
+
+    levels: int
+    """pyramid levels: 28x28 -> 14x14 -> 7x7"""
+    n_train: int
+    """the first of Goodfellow et al.'s 50,000 training digits, as the GAN chapter"""
+    coarse_hidden: int
+    """the MLP GAN's units on the 7x7 level"""
+    residual_width: int
+    """channels of the per-level convnets"""
+    level_epochs: tuple[int, ...]
+    """epochs of levels 0 (28x28), 1, 2 (7x7)"""
+    n_samples: int
+    """samples for the Parzen window and the Frechet distance"""
+
+
+def mnist_setup(scale: str) -> MnistSetup:
+    """The LAPGAN chapter's MNIST run at ``scale`` (the chapter and ``python -m lec16 train
+    lapgan``); ``paper``: 25 epochs per level, the GAN chapter's paper-size MLP on 7x7."""
+    return MnistSetup(
+        levels=3,
+        n_train=choose(scale, smoke=10_000, default=50_000, paper=50_000),
+        coarse_hidden=choose(scale, smoke=64, default=512, paper=1200),
+        residual_width=choose(scale, smoke=4, default=16, paper=64),
+        level_epochs=choose(
+            scale, smoke=(2, 2, 2), default=(3, 4, 10), paper=(25, 25, 25)
+        ),
+        n_samples=choose(scale, smoke=500, default=10_000, paper=10_000),
+    )
+
+
+def mnist_players(
+    setup: MnistSetup, seed: int = 0
+) -> tuple[tuple[nn.Module, nn.Module], list[tuple[nn.Module, nn.Module]]]:
+    """The chapter's players, initialised from ``seed``, as :func:`train_lapgan` takes them: the
+    coarsest level's MLP GAN (G_K, D_K) on 7x7 images, and (G_k, D_k) for each residual level,
+    finest first."""
+    torch.manual_seed(seed)
+    side = 28 // 2 ** (setup.levels - 1)
+    coarse = (
+        gan.MLPGenerator(
+            hidden=setup.coarse_hidden, out=side * side, out_shape=(1, side, side)
+        ),
+        gan.MLPDiscriminator(
+            inputs=side * side, hidden=max(16, setup.coarse_hidden // 4)
+        ),
+    )
+    residual = [
+        (
+            ResidualGenerator(width=setup.residual_width),
+            ResidualDiscriminator(side=28 // 2**k, width=setup.residual_width),
+        )
+        for k in range(setup.levels - 1)
+    ]
+    return coarse, residual
+
+
+def calibrate_batch_norms(
+    coarse_generator: nn.Module,
+    residual_generators: list[nn.Module],
+    images: torch.Tensor,
+) -> None:
+    """Re-estimate the batch-norm statistics of every level's generator, as training would
+    (:func:`lec16.gan.calibrate_batch_norm`): the coarsest on its own samples, each residual
+    generator (coarsest first, as :func:`sample` takes them) on the real conditions l_k of
+    ``images``. The fair reference for a trained LAPGAN is its untrained copy calibrated so."""
+    gan.calibrate_batch_norm(coarse_generator)
+    levels = len(residual_generators) + 1
+    finest_first = reversed(residual_generators)
+    for (_, condition), generator in zip(
+        training_pairs(images, levels)[0], finest_first
+    ):
+        gan.calibrate_batch_norm(
+            generator, lambda g=generator, c=condition: g(torch.randn_like(c), c)
+        )

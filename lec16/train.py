@@ -163,12 +163,16 @@ def compile_if_cuda(fn: Callable, enabled: bool, device: torch.device) -> Callab
 # --- Checkpoints ------------------------------------------------------------------------------
 
 
-def checkpoint_path(name: str, scale: str) -> Path:
-    """Where a notebook keeps ``name``'s checkpoint at ``scale``: ``$LEC16_CHECKPOINTS/<scale>/<name>.pt``
-    (default ``checkpoints/`` beside the notebook), so the scales never share a checkpoint."""
-    return (
-        Path(os.environ.get("LEC16_CHECKPOINTS", "checkpoints")) / scale / f"{name}.pt"
+def checkpoint_path(name: str, scale: str, root: str | Path | None = None) -> Path:
+    """Where ``name``'s checkpoint at ``scale`` lives: ``<root>/<scale>/<name>.pt``, ``root``
+    defaulting to ``$LEC16_CHECKPOINTS`` or ``checkpoints/`` (beside the notebook), so the
+    scales never share a checkpoint. ``python -m lec16 train`` writes into the same layout,
+    so a notebook run with ``LEC16_CHECKPOINTS`` set to its folder resumes from (and, when
+    finished, just loads) the models it trained."""
+    root = (
+        root if root is not None else os.environ.get("LEC16_CHECKPOINTS", "checkpoints")
     )
+    return Path(root) / scale / f"{name}.pt"
 
 
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
@@ -271,10 +275,19 @@ def _set_rng_state(state: Mapping[str, Any], rank: int = 0) -> None:
     ranks = state.get("ranks", [state["torch"]])
     torch.set_rng_state(ranks[rank if rank < len(ranks) else 0].cpu())
     if rank >= len(ranks):
-        torch.manual_seed(int(torch.randint(2**62, ())) + rank)
+        _own_stream(rank)
     random.setstate(_as_tuple(state["python"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def _own_stream(rank: int) -> None:
+    """Give rank r > 0 a torch stream of its own, drawn from the current state (the same on
+    every rank) and r: the noise of its slice of each batch (a GAN's latents, a VAE's epsilon)
+    then differs from the other ranks', as one process's noise differs across a batch. Rank 0
+    keeps the state, so its stream is a single process's."""
+    if rank > 0:
+        torch.manual_seed(int(torch.randint(2**62, ())) + rank)
 
 
 def _as_tuple(x):
@@ -435,6 +448,8 @@ def fit(
         history, start = History(saved["history"]), saved["epoch"]
         if rank == 0:
             print(f"{desc}: resumed after epoch {start}/{epochs}", file=sys.stderr)
+    else:
+        _own_stream(rank)
 
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
@@ -493,10 +508,13 @@ def fit(
             except (
                 ValueError
             ) as err:  # e.g. torch.distributions refusing NaN parameters
-                if _all_finite(modules):
+                # finite parameters whose outputs overflowed: torch.distributions' own wording
+                finite = _all_finite(modules)
+                if finite and "but found invalid values" not in str(err):
                     raise
+                what = "outputs" if finite else "parameters"
                 raise NonFiniteLossError(
-                    f"{desc}: the parameters became NaN or infinite before epoch {epoch + 1}, step {n_steps + 1}; "
+                    f"{desc}: the model's {what} became NaN or infinite before epoch {epoch + 1}, step {n_steps + 1}; "
                     f"training stopped and {where} was kept. Lower the learning rate or check the data."
                 ) from err
             if n_steps == 0:

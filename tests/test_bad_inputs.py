@@ -307,6 +307,18 @@ CASES = [
         r"set generator.latent",
     ),
     (
+        "an unknown kind of MNIST GAN players",
+        lambda: gan.mnist_players("wgan", gan.mnist_setup("smoke")),
+        ValueError,
+        r"kind='wgan' is not valid; choose one of: 'paper_mlp', 'mlp_batch_norm', 'dcgan'",
+    ),
+    (
+        "the GAN chapter's sizes at an unknown scale",
+        lambda: gan.mnist_setup("huge"),
+        ValueError,
+        r"scale='huge' is not valid; choose one of: 'smoke', 'default', 'paper'",
+    ),
+    (
         "GANConfig(beta1=1.0)",
         lambda: gan.GANConfig(beta1=1.0),
         ValueError,

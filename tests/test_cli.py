@@ -1,16 +1,30 @@
 """``python -m lec16 train MODEL``: every model trains at smoke scale, beats its untrained copy,
-resumes from its checkpoint, and runs under torchrun on two CPU processes (Gloo)."""
+resumes from its checkpoint, writes the checkpoints its chapter would (so that the notebook
+loads them), and runs under torchrun on two CPU processes (Gloo)."""
 
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
+import torch
 from launch import python_on
 
 from lec16 import cli
 
 SMOKE_MARGIN = 50  # nats per digit the smoke run must gain over the untrained model
+# the checkpoints each model's chapter keeps (lec16.train.checkpoint_path names)
+CHAPTER_CHECKPOINTS = {
+    "vae": ["vae_mnist_z20"],
+    "iwae": ["iwae_k50"],
+    "diffusion": ["diffusion_mnist_mean"],
+    "diffusion_eps": ["diffusion_mnist_epsilon"],
+    "nice": ["nice_mnist"],
+    "gan": ["gan_mlp_nobn_mnist"],
+    "dcgan": ["dcgan_mnist"],
+    "lapgan": [f"lapgan_level{k}" for k in range(3)],
+}
 
 
 def _lec16(*args, processes=1, timeout=300):
@@ -39,21 +53,50 @@ def test_an_unknown_model_or_bad_epochs_is_a_clear_error():
     assert done.returncode == 2 and "--epochs must be a positive number" in done.stderr
 
 
+def _beats_untrained(metrics):
+    """The run's headline numbers against its untrained copy's (scored the same way)."""
+    if "test_bound" in metrics:
+        return metrics["test_bound"] > metrics["untrained_bound"] + SMOKE_MARGIN
+    if "test_log_likelihood" in metrics:
+        ours, untrained = (
+            metrics["test_log_likelihood"],
+            metrics["untrained_log_likelihood"],
+        )
+        return ours > untrained + SMOKE_MARGIN
+    gap, untrained_gap = (
+        abs(metrics[key] - metrics["real_mean_intensity"])
+        for key in ("mean_intensity", "untrained_mean_intensity")
+    )
+    return (
+        metrics["frechet"] < metrics["untrained_frechet"] and gap < 0.5 * untrained_gap
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One folder for this module's smoke runs, which the chapter comparison reads."""
+    return tmp_path_factory.mktemp("cli") / "run"
+
+
+def test_every_model_has_its_chapter_checkpoints():
+    assert sorted(CHAPTER_CHECKPOINTS) == sorted(cli.MODELS)
+
+
 @pytest.mark.parametrize("model", sorted(cli.MODELS))
-def test_every_model_trains_at_smoke_scale_and_resumes(model, tmp_path):
-    out = tmp_path / "run"
+def test_every_model_trains_at_smoke_scale_and_resumes(model, runs):
+    out = runs
     done = _lec16("train", model, "--scale", "smoke", "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((out / "metrics" / f"{model}.json").read_text())
     assert metrics["scale"] == "smoke" and metrics["processes"] == 1
-    assert metrics["test_bound"] > metrics["untrained_bound"] + SMOKE_MARGIN
-    assert (out / "checkpoints" / f"{model}_smoke.pt").exists()
+    assert _beats_untrained(metrics), metrics
+    for name in CHAPTER_CHECKPOINTS[model]:
+        assert (out / "checkpoints" / "smoke" / f"{name}.pt").exists(), name
     again = _lec16("train", model, "--scale", "smoke", "--out", str(out))
+    assert again.returncode == 0, again.stderr[-2000:]
     epochs = metrics["epochs"]
-    assert (
-        again.returncode == 0
-        and f"resumed after epoch {epochs}/{epochs}" in again.stderr
-    )
+    for e in epochs if isinstance(epochs, list) else [epochs]:
+        assert f"resumed after epoch {e}/{e}" in again.stderr
     assert json.loads((out / "metrics" / f"{model}.json").read_text()) == metrics
     other = _lec16(
         "train", model, "--scale", "smoke", "--out", str(out), "--epochs", "7"
@@ -62,10 +105,34 @@ def test_every_model_trains_at_smoke_scale_and_resumes(model, tmp_path):
     assert "written by another configuration; differing fields" in other.stderr
 
 
-def test_two_processes_under_torchrun(tmp_path):
+@pytest.mark.notebooks
+@pytest.mark.after_nbval
+@pytest.mark.parametrize("model", sorted(cli.MODELS))
+def test_the_chapter_would_load_what_the_command_trained(model, runs):
+    """The command's checkpoints carry the configuration its chapter's run writes (the
+    notebook's own smoke run in this session, under ``make test``), so a notebook executed
+    with ``LEC16_CHECKPOINTS=<out>/checkpoints`` resumes from them instead of training."""
+    chapter = Path(os.environ.get("LEC16_CHECKPOINTS", "notebooks/checkpoints"))
+    if not (chapter / "smoke" / f"{CHAPTER_CHECKPOINTS[model][0]}.pt").exists():
+        pytest.skip("needs the notebooks' smoke runs of this session (make test)")
+    if not (runs / "metrics" / f"{model}.json").exists():
+        assert (
+            _lec16("train", model, "--scale", "smoke", "--out", str(runs)).returncode
+            == 0
+        )
+    for name in CHAPTER_CHECKPOINTS[model]:
+        ours, theirs = (
+            torch.load(root / "smoke" / f"{name}.pt", weights_only=True)
+            for root in (runs / "checkpoints", chapter)
+        )
+        assert ours["config"] == theirs["config"], name
+
+
+@pytest.mark.parametrize("model", ["vae", "dcgan"])
+def test_two_processes_under_torchrun(model, tmp_path):
     out = tmp_path / "run"
-    done = _lec16("train", "vae", "--scale", "smoke", "--out", str(out), processes=2)
+    done = _lec16("train", model, "--scale", "smoke", "--out", str(out), processes=2)
     assert done.returncode == 0, done.stderr[-2000:]
-    metrics = json.loads((out / "metrics" / "vae.json").read_text())
+    metrics = json.loads((out / "metrics" / f"{model}.json").read_text())
     assert metrics["processes"] == 2
-    assert metrics["test_bound"] > metrics["untrained_bound"] + SMOKE_MARGIN
+    assert _beats_untrained(metrics), metrics

@@ -466,6 +466,22 @@ CASES = {
     ),
     "diffusion.linear_schedule": lambda dev: diffusion.linear_schedule(5, device=dev),
     "diffusion.dequantize": lambda dev: diffusion.dequantize(_on(dev, 3, 1, 4, 4)),
+    "flows.nice_mnist": lambda dev: (
+        flows.nice_mnist(flows.nice_mnist_setup("smoke"))
+        .to(dev)
+        .log_prob(_on(dev, 2, 784))
+    ),
+    "gan.mnist_players": lambda dev: [
+        m.to(dev)(x)
+        for m, x in zip(
+            gan.mnist_players("paper_mlp", gan.mnist_setup("smoke")),
+            (_on(dev, 2, 100), _on(dev, 2, 1, 28, 28)),
+        )
+    ],
+    "lapgan.mnist_players": lambda dev: [
+        m.to(dev)(_on(dev, 2, 100))
+        for m in lapgan.mnist_players(lapgan.mnist_setup("smoke"))[0][:1]
+    ],
     "diffusion.mnist_model": lambda dev: diffusion.mnist_model(
         diffusion.mnist_setup("smoke"), "epsilon"
     ).to(dev)(_on(dev, 2, 784)),
@@ -707,6 +723,13 @@ NOT_ON_META = {
     "flow_vae.FlowVAEConfig": "a dataclass of numbers",
     "diffusion.DiffusionConfig": "a dataclass of numbers",
     "diffusion.MnistSetup": "a dataclass of sizes",
+    "gan.MnistSetup": "a dataclass of sizes",
+    "flows.NiceSetup": "a dataclass of sizes",
+    "flows.nice_mnist_setup": "a dataclass of sizes",
+    "gan.mnist_setup": "a dataclass of sizes",
+    "lapgan.MnistSetup": "a dataclass of sizes",
+    "lapgan.mnist_setup": "a dataclass of sizes",
+    "lapgan.calibrate_batch_norms": "as gan.calibrate_batch_norm (test_gan)",
     "diffusion.mnist_setup": "a dataclass of sizes",
     "evaluation.confident_share": "returns a Python float",
     "diffusion.Rescaling": "two floats, fitted with .item() (test_diffusion)",

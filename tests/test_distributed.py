@@ -2,6 +2,7 @@
 one process with the same global batch, and an interrupted two-process run resumes, on two
 processes or on one. The worker is tests/ddp_worker.py."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -82,14 +83,58 @@ def test_each_rank_takes_its_slice_of_every_global_batch():
     assert len(data.Batches(torch.arange(25), batch_size=6)) == 5
 
 
+GAN_WORKER = """
+import sys
+import torch
+from lec16 import distributed, flows, gan, lapgan
+
+rank, world = distributed.init_from_env()
+torch.manual_seed(0)
+images = torch.rand(192, 1, 28, 28)
+players = [(gan.DCGANGenerator(width=4), gan.DCGANDiscriminator(width=4))]
+coarse, residual = lapgan.mnist_players(lapgan.mnist_setup("smoke"))
+config = gan.GANConfig(epochs=2, batch_size=32, k=2)
+gan.train_gan(*players[0], images, config)
+lapgan.train_lapgan(coarse, residual, images, (1, 1, 1), batch_size=32)
+nice = flows.NICE(4, n_couplings=2, hidden=8, depth=1)
+nice_config = flows.NiceConfig(epochs=2, batch_size=32)
+flows.train_nice(nice, images[:, 0, 0, :4], images[:8, 0, 0, :4], nice_config)
+modules = [*players[0], *coarse, *[m for pair in residual for m in pair], nice]
+flat = torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
+gathered = [torch.zeros_like(flat) for _ in range(world)]
+torch.distributed.all_gather(gathered, flat)
+noise = [torch.zeros(4) for _ in range(world)]
+torch.distributed.all_gather(noise, torch.randn(4))
+if rank == 0:
+    torch.save({"parameters": gathered, "noise": noise}, sys.argv[1])
+"""
+
+
+def test_gans_and_nice_train_as_one_model_on_two_processes(tmp_path):
+    """gan.train_gan, lapgan.train_lapgan and flows.train_nice under torchrun: DDP keeps the
+    models identical on every rank (DCGAN's batch norms, k = 2 discriminator steps, LAPGAN's
+    conditional levels, NICE's dequantised batches), while each rank draws noise of its own."""
+    script, out = tmp_path / "gans.py", tmp_path / "gans.pt"
+    script.write_text(GAN_WORKER)
+    done = subprocess.run(
+        python_on(2) + [str(script), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "LEC16_PROGRESS": "0"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = torch.load(out, weights_only=True)
+    first, second = result["parameters"]
+    assert torch.equal(first, second)
+    assert not torch.equal(*result["noise"])
+
+
 SINGLE_PROCESS_TRAINERS = [
     "dbm.train_dbm",
     "flows.fit_to_energy",
-    "flows.train_nice",
-    "gan.train_gan",
     "gsn.train_gsn",
     "hvi.fit_hvi",
-    "lapgan.train_lapgan",
     "rbm.train_rbm",
     "ssvae.train_m2",
     "ssvae.train_supervised",

@@ -378,3 +378,20 @@ def test_ring_of_gaussians_covers_every_mode():
     assert gan.mode_coverage(samples) == (8, pytest.approx(1.0, abs=0.01))
     collapsed = samples[samples[:, 0] > 1.8]  # the mode at angle 0 only
     assert gan.mode_coverage(collapsed)[0] == 1
+
+
+def test_lapgan_calibration_estimates_every_levels_batch_norms():
+    """The untrained reference of chapter 09: each level's generator gets batch-norm statistics
+    estimated from its own inputs (coarsest: its samples; residual levels: real conditions)."""
+    coarse, residual = lapgan.mnist_players(lapgan.mnist_setup("smoke"))
+    generators = [g for g, _ in reversed(residual)]
+    lapgan.calibrate_batch_norms(coarse[0], generators, torch.rand(64, 1, 28, 28))
+    for generator in (coarse[0], *generators):
+        norms = [
+            m
+            for m in generator.modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        ]
+        assert norms and not generator.training
+        assert all(m.num_batches_tracked > 0 for m in norms)
+        assert all(m.running_mean.abs().sum() > 0 for m in norms)

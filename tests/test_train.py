@@ -153,6 +153,20 @@ def test_nan_parameters_that_break_the_step_are_reported_clearly(tmp_path):
         _fit(model, opt, sched, batches, 3, tmp_path / "c.pt", step=step)
 
 
+def test_outputs_that_overflow_with_finite_parameters_are_reported_clearly(tmp_path):
+    """Finite parameters can still map the data to NaN or inf (a diverging flow at the paper's
+    settings): torch.distributions' refusal of the value becomes the engine's clear error."""
+    model, opt, sched, batches = _problem()
+
+    def step(batch):
+        outputs = model(batch[0]).squeeze(1) * float("nan")
+        torch.distributions.Normal(0.0, 1.0).log_prob(outputs)
+        return {"loss": torch.tensor(0.0)}
+
+    with pytest.raises(train.NonFiniteLossError, match=r"model's outputs became NaN"):
+        _fit(model, opt, sched, batches, 1, tmp_path / "c.pt", step=step)
+
+
 def test_other_value_errors_propagate(tmp_path):
     model, opt, sched, batches = _problem()
     with pytest.raises(ValueError, match="a bug in the step"):
