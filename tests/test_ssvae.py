@@ -118,7 +118,8 @@ def test_m1_codes_active_dims_and_sampling():
     assert torch.allclose(codes, torch.cat([mu, logvar], -1).detach())
     keep = torch.tensor([True, False, True, False])
     kept = ssvae.keep_dims(codes, keep)
-    assert torch.equal(ssvae.code_means(kept), mu[:, keep].detach())
+    # codes came in batches of 7, mu in one: equal up to the matmul kernels' rounding
+    assert torch.allclose(ssvae.code_means(kept), mu[:, keep].detach())
     assert ssvae.sample_codes(kept).shape == (30, 2)
     spread = torch.cat([torch.randn(1000, 1), 0.01 * torch.randn(1000, 1)], 1)
     stats = torch.cat([spread, torch.zeros_like(spread)], -1)
