@@ -31,6 +31,16 @@ def _epoch_seconds(histories) -> float:
     return sum(h.records[1]["seconds"] - h.records[0]["seconds"] for h in histories)
 
 
+def _row(epochs: int, examples: int, batch: int, histories) -> dict:
+    """A model's paper schedule and the seconds of its timed epoch."""
+    return {
+        "epochs": epochs,
+        "examples": examples,
+        "batch": batch,
+        "seconds": _epoch_seconds(histories),
+    }
+
+
 def _vae_like(name: str, steps: int, device) -> dict:
     n_train, config = (vae if name == "vae" else iwae).scale_setup("paper")
     torch.manual_seed(0)
@@ -43,12 +53,7 @@ def _vae_like(name: str, steps: int, device) -> dict:
     history = vae.train_vae(
         model, x, x_test, dataclasses.replace(config, epochs=2), objective=objective
     )
-    return {
-        "epochs": config.epochs,
-        "examples": n_train,
-        "batch": config.batch_size,
-        "seconds": _epoch_seconds([history]),
-    }
+    return _row(config.epochs, n_train, config.batch_size, [history])
 
 
 def _diffusion(name: str, steps: int, device) -> dict:
@@ -64,12 +69,7 @@ def _diffusion(name: str, steps: int, device) -> dict:
         torch.randn(16, 784, device=device),
         dataclasses.replace(config, epochs=2, eval_times=1),
     )
-    return {
-        "epochs": config.epochs,
-        "examples": setup.n_train,
-        "batch": config.batch_size,
-        "seconds": _epoch_seconds([history]),
-    }
+    return _row(config.epochs, setup.n_train, config.batch_size, [history])
 
 
 def _nice(steps: int, device) -> dict:
@@ -84,12 +84,7 @@ def _nice(steps: int, device) -> dict:
     stable = dataclasses.replace(config, epochs=2, lr=3e-3, betas=(0.9, 0.999))
     test = flows.dequantize(x[:16].flatten(1))
     history = flows.train_nice(model, x, test, stable)
-    return {
-        "epochs": config.epochs,
-        "examples": setup.n_train,
-        "batch": config.batch_size,
-        "seconds": _epoch_seconds([history]),
-    }
+    return _row(config.epochs, setup.n_train, config.batch_size, [history])
 
 
 def _gan(name: str, steps: int, device) -> dict:
@@ -101,12 +96,7 @@ def _gan(name: str, steps: int, device) -> dict:
     history = gan.train_gan(
         generator, discriminator, x, dataclasses.replace(config, epochs=2)
     )
-    return {
-        "epochs": config.epochs,
-        "examples": setup.n_train,
-        "batch": config.batch_size,
-        "seconds": _epoch_seconds([history]),
-    }
+    return _row(config.epochs, setup.n_train, config.batch_size, [history])
 
 
 def _lapgan(steps: int, device) -> dict:
@@ -119,12 +109,7 @@ def _lapgan(steps: int, device) -> dict:
     histories = lapgan.train_lapgan(coarse, residual, x, (2,) * setup.levels)
     # one "step": a step of every level, each level training for its own epochs
     assert len(set(setup.level_epochs)) == 1, setup.level_epochs
-    return {
-        "epochs": setup.level_epochs[0],
-        "examples": setup.n_train,
-        "batch": batch,
-        "seconds": _epoch_seconds(histories.values()),
-    }
+    return _row(setup.level_epochs[0], setup.n_train, batch, histories.values())
 
 
 def run(steps: int | None = None) -> dict:

@@ -40,6 +40,20 @@ from lec16 import (
 from lec16.scales import SCALES, metrics_path, record_metrics
 
 
+def _with_epochs(config: Any, epochs: int | None) -> Any:
+    """The scale's training ``config``, with ``--epochs`` in place of its epochs when given."""
+    return config if epochs is None else dataclasses.replace(config, epochs=epochs)
+
+
+def _run_record(history: train.History, config: Any) -> dict[str, Any]:
+    """What every metrics file records of the run itself: epochs, seconds, configuration."""
+    return {
+        "epochs": history.last["epoch"],
+        "seconds": history.last["seconds"],
+        "config": dataclasses.asdict(config),
+    }
+
+
 def _binarized_mnist(n_train: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n_train`` training digits (grey levels, binarized afresh while training) and
     the book's one fixed binarization of the 10,000 test digits, flattened, on ``device``."""
@@ -54,8 +68,7 @@ def _binarized_mnist(n_train: int, device) -> tuple[torch.Tensor, torch.Tensor]:
 def _mnist_vae(scale: str, epochs: int | None, out: Path, seed: int) -> dict[str, Any]:
     """The VAE chapter's MNIST VAE (20 latents, one tanh layer of 500 units, Bernoulli)."""
     n_train, config = vae.scale_setup(scale, seed)
-    if epochs is not None:
-        config = dataclasses.replace(config, epochs=epochs)
+    config = _with_epochs(config, epochs)
     device = lec16.device()
     x_train, x_test = _binarized_mnist(n_train, device)
     lec16.seed_everything(seed)
@@ -74,9 +87,7 @@ def _mnist_vae(scale: str, epochs: int | None, out: Path, seed: int) -> dict[str
         "test_bound": history.last["test_elbo"],
         "untrained_bound": untrained,
         "test_bound_curve": history["test_elbo"],
-        "epochs": history.last["epoch"],
-        "seconds": history.last["seconds"],
-        "config": dataclasses.asdict(config),
+        **_run_record(history, config),
     }
 
 
@@ -85,8 +96,7 @@ def _mnist_iwae(scale: str, epochs: int | None, out: Path, seed: int) -> dict[st
     sizes from ``iwae.scale_setup`` and its seeds and evaluation digits as the chapter's, so the
     same run. The test bounds are in nats per digit on the chapter's 1,000 test digits."""
     n_train, config = iwae.scale_setup(scale, seed)
-    if epochs is not None:
-        config = dataclasses.replace(config, epochs=epochs)
+    config = _with_epochs(config, epochs)
     device = lec16.device()
     x_train, x_test = _binarized_mnist(n_train, device)
     x_test = x_test[:1000]
@@ -111,9 +121,7 @@ def _mnist_iwae(scale: str, epochs: int | None, out: Path, seed: int) -> dict[st
         "test_iwae_bound": l_50.mean().item(),
         "untrained_bound": untrained,
         "test_bound_curve": history["test_elbo"],
-        "epochs": history.last["epoch"],
-        "seconds": history.last["seconds"],
-        "config": dataclasses.asdict(config),
+        **_run_record(history, config),
     }
 
 
@@ -124,9 +132,7 @@ def _mnist_diffusion(
     Parzen protocol's first digits, dequantised, scaled to unit variance) and its seeds, so that
     it trains the chapter's run. The bound K is in nats per digit, of the unit-variance data."""
     setup = diffusion.mnist_setup(scale, seed)
-    config = setup.config
-    if epochs is not None:
-        config = dataclasses.replace(config, epochs=epochs)
+    config = _with_epochs(setup.config, epochs)
     device = lec16.device()
     lec16.seed_everything(seed)
     data.fetch_mnist(quiet=True)
@@ -156,9 +162,7 @@ def _mnist_diffusion(
         "untrained_bound": untrained,
         "test_bound_curve": history["test_bound"],
         "steps": setup.steps,
-        "epochs": history.last["epoch"],
-        "seconds": history.last["seconds"],
-        "config": dataclasses.asdict(config),
+        **_run_record(history, config),
     }
 
 
@@ -167,9 +171,7 @@ def _mnist_nice(scale: str, epochs: int | None, out: Path, seed: int) -> dict[st
     ``flows.nice_mnist_setup``, trained on freshly dequantised digits; the exact test
     log-likelihood in nats per digit (pixels in [0, 1]) on the chapter's dequantised test set."""
     setup = flows.nice_mnist_setup(scale, seed)
-    config = setup.config
-    if epochs is not None:
-        config = dataclasses.replace(config, epochs=epochs)
+    config = _with_epochs(setup.config, epochs)
     device = lec16.device()
     lec16.seed_everything(seed)
     data.fetch_mnist(quiet=True)
@@ -194,9 +196,7 @@ def _mnist_nice(scale: str, epochs: int | None, out: Path, seed: int) -> dict[st
         "untrained_log_likelihood": untrained,
         "bits_per_dim": flows.bits_per_dim(history.last["test_ll"], 784),
         "test_log_likelihood_curve": history["test_ll"],
-        "epochs": history.last["epoch"],
-        "seconds": history.last["seconds"],
-        "config": dataclasses.asdict(config),
+        **_run_record(history, config),
     }
 
 
@@ -231,9 +231,7 @@ def _mnist_gan(
     ``gan.mnist_setup``, trained on its digits and scored by its metrics (Parzen window in
     nats, Frechet distance of classifier features) beside its untrained generator."""
     setup = gan.mnist_setup(scale, seed)
-    config = setup.config
-    if epochs is not None:
-        config = dataclasses.replace(config, epochs=epochs)
+    config = _with_epochs(setup.config, epochs)
     device = lec16.device()
     lec16.seed_everything(seed)
     fit, validation, test = _gan_digits(device)
@@ -263,9 +261,7 @@ def _mnist_gan(
         **_sample_quality(samples, untrained_samples, validation, test, net),
         "loss_d": history["loss_d"],
         "loss_g": history["loss_g"],
-        "epochs": history.last["epoch"],
-        "seconds": history.last["seconds"],
-        "config": dataclasses.asdict(config),
+        **_run_record(history, config),
     }
 
 
