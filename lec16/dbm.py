@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lec16 import distributed, rbm, train
-from lec16.scales import check_positive
+from lec16.scales import check_positive, choose
 
 
 class DBM(nn.Module):
@@ -433,3 +433,86 @@ def mean_bound(
         ]
     )
     return values.mean().item(), values.std().item() / math.sqrt(len(values)), values
+
+
+def train_on_rbm(
+    sizes: tuple[int, int, int],
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    rbm_config: rbm.RBMConfig,
+    dbm_config: DBMConfig,
+    checkpoints: tuple = (None, None),
+) -> tuple[rbm.RBM, DBM, train.History, train.History]:
+    """How the DBM chapter trains its DBMs: an RBM of ``sizes[:2]`` started at the base rates
+    of ``x_train`` and trained by :func:`lec16.rbm.train_rbm`, then the DBM :func:`from_rbm`
+    with h2 of ``sizes[2]`` units and W2 drawn from N(0, 0.01^2) (torch's generator), trained
+    by :func:`train_dbm`; ``checkpoints`` are the two runs'. Returns (the RBM, the DBM, their
+    histories)."""
+    bottom = rbm.RBM(*sizes[:2]).to(x_train.device)
+    with torch.no_grad():
+        bottom.visible_bias.copy_(rbm.base_rate_bias(x_train))
+    rbm_history = rbm.train_rbm(
+        bottom,
+        x_train,
+        x_test,
+        rbm_config,
+        checkpoint=checkpoints[0],
+        desc=f"RBM {sizes[0]} x {sizes[1]}",
+    )
+    model = from_rbm(bottom, sizes[2])
+    with torch.no_grad():
+        model.weight2.normal_(0, 0.01)
+    dbm_history = train_dbm(
+        model,
+        x_train,
+        x_test,
+        dbm_config,
+        checkpoint=checkpoints[1],
+        desc="DBM " + "-".join(map(str, sizes)),
+    )
+    return bottom, model, rbm_history, dbm_history
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistSetup:
+    """The DBM chapter's MNIST DBM 784 - n_hidden1 - n_hidden2 at one scale
+    (:func:`mnist_setup`), started from a PCD-1 RBM (the RBM chapter's best) with h2 added,
+    scored by the mean-field bound with log Z from AIS."""
+
+    n_train: int
+    """the first training digits"""
+    n_hidden1: int
+    n_hidden2: int
+    rbm_config: rbm.RBMConfig
+    dbm_config: DBMConfig
+    n_betas: int
+    n_runs: int = rbm.AIS_RUNS
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        return (784, self.n_hidden1, self.n_hidden2)
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The chapter's DBM at ``scale`` (the chapter and ``python -m lec16 train dbm``);
+    ``paper``: SH09's 500 - 1000 layers, 300 passes of joint training with 5 sweeps of the
+    chains per update (their pretraining by modified RBMs is not reproduced)."""
+    return MnistSetup(
+        n_train=choose(scale, smoke=3000, default=60_000, paper=60_000),
+        n_hidden1=choose(scale, smoke=64, default=500, paper=500),
+        n_hidden2=choose(scale, smoke=64, default=500, paper=1000),
+        rbm_config=rbm.RBMConfig(
+            epochs=choose(scale, smoke=5, default=6, paper=100),
+            method="pcd",
+            anneal=True,
+            seed=seed,
+        ),
+        dbm_config=DBMConfig(
+            epochs=choose(scale, smoke=3, default=8, paper=300),
+            lr=0.01,
+            k=choose(scale, smoke=1, default=1, paper=5),
+            mean_field_steps=10,
+            seed=seed,
+        ),
+        n_betas=rbm.ais_n_betas(scale),
+    )

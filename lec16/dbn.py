@@ -19,12 +19,24 @@ raise the bound from there (the greedy argument).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from lec16.rbm import RBM, all_states, states_probability
+from lec16.rbm import (
+    AIS_RUNS,
+    RBM,
+    RBMConfig,
+    ais_n_betas,
+    all_states,
+    base_rate_bias,
+    states_probability,
+)
+from lec16.scales import choose
 
 
 def transposed(model: RBM) -> RBM:
@@ -113,3 +125,85 @@ class DBN(nn.Module):
             if layer is not self.layers[0]:
                 h = torch.bernoulli(h)
         return h
+
+
+@torch.no_grad()
+def mean_bound(
+    net: DBN, v: torch.Tensor, top_log_partition: float, n_draws: int = 5
+) -> torch.Tensor:
+    """The bound per row of ``v``, averaged over ``n_draws`` draws of q (torch's generator)."""
+    return torch.stack([net.bound(v, top_log_partition) for _ in range(n_draws)]).mean(
+        0
+    )
+
+
+@torch.no_grad()
+def top_layer_data(
+    bottom: RBM, x_train: torch.Tensor, x_test: torch.Tensor, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the top RBM trains and is tested on: q(h_1 = 1 | v) of one binarization of the
+    training grey levels ``x_train``, which ``rbm.train_rbm`` turns into fresh draws of h_1 at
+    each batch (the aggregated posterior), and one draw of h_1 per (binary) test digit; one
+    generator seeded with ``seed`` draws both, on the CPU, so every device draws the same."""
+    g = torch.Generator().manual_seed(seed)
+    v_train = torch.bernoulli(x_train.cpu(), generator=g).to(x_train.device)
+    h_train = bottom.hidden_probs(v_train)
+    h_test = torch.bernoulli(bottom.hidden_probs(x_test).cpu(), generator=g)
+    return h_train, h_test.to(x_test.device)
+
+
+def initial_top(bottom: RBM, n_top: int) -> RBM:
+    """The top RBM's start: the transposed bottom RBM when ``n_top`` is the bottom one's
+    number of visible units (the transpose's hidden layer is the bottom's visible one, and the
+    DBN starts as the bottom RBM itself), else a new RBM (torch's generator) on the bottom
+    one's device."""
+    if n_top == bottom.n_visible:
+        return transposed(bottom)
+    return RBM(bottom.n_hidden, n_top).to(bottom.weight.device)
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistSetup:
+    """The DBN chapter's MNIST network 784 - n_hidden - n_top at one scale
+    (:func:`mnist_setup`): both layers trained with PCD-1, the RBM chapter's best, scored by
+    the variational bound with AIS for the top RBM's log Z. With ``n_top`` = 784 the top RBM
+    starts as the transposed bottom one (:func:`initial_top`)."""
+
+    n_train: int
+    """the first training digits"""
+    n_hidden: int
+    n_top: int
+    layer_config: RBMConfig
+    n_betas: int
+    n_runs: int = AIS_RUNS
+    n_draws: int = 5
+    """draws of q(h_1 | v) per test digit for the bound"""
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The chapter's DBN at ``scale`` (the chapter and ``python -m lec16 train dbn``): a top
+    layer of 784 units that starts as the transposed bottom RBM; ``paper``: Hinton et al.'s
+    2000-unit top layer from small random weights, 100 passes per layer."""
+    return MnistSetup(
+        n_train=choose(scale, smoke=3000, default=60_000, paper=60_000),
+        n_hidden=choose(scale, smoke=64, default=500, paper=500),
+        n_top=choose(scale, smoke=784, default=784, paper=2000),
+        layer_config=RBMConfig(
+            epochs=choose(scale, smoke=5, default=6, paper=100),
+            method="pcd",
+            anneal=True,
+            seed=seed,
+        ),
+        n_betas=ais_n_betas(scale),
+    )
+
+
+def base_rate_top(h_train: torch.Tensor, n_top: int) -> tuple[RBM, float]:
+    """A top RBM that learned nothing but the base rates of its data ``h_train`` (W = 0), and
+    its exact log Z: the reference a trained top RBM must beat."""
+    top = RBM(h_train.shape[1], n_top).to(h_train.device)
+    with torch.no_grad():
+        top.weight.zero_()
+        top.visible_bias.copy_(base_rate_bias(h_train))
+    log_z = F.softplus(top.visible_bias).sum().item() + n_top * math.log(2)
+    return top, log_z

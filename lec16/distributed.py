@@ -81,16 +81,21 @@ def mean_over_ranks(values: torch.Tensor) -> torch.Tensor:
     return total / dist.get_world_size()
 
 
+class SingleProcessError(RuntimeError):
+    """A trainer that does not average its updates was started on several processes."""
+
+
 def require_one_process(trainer: str) -> None:
     """Refuse to run ``trainer`` on several processes: it does not average its updates with
     DistributedDataParallel, so under torchrun each rank would silently train its own copy on
     its shard of the data."""
     world = rank_and_world()[1]
     if world > 1:
-        raise RuntimeError(
+        raise SingleProcessError(
             f"{trainer} trains on one process only (its updates are not averaged across "
             f"processes), but this is one of {world} under torchrun: run it without "
-            "torchrun, or train a model that `python -m lec16 --help` lists"
+            "torchrun (one process trains the whole batch; the README lists the models "
+            "that train under torchrun)"
         )
 
 

@@ -13,6 +13,7 @@ VAE of :mod:`lec16.vae`; only q changes, so K = 0 *is* that VAE (its closed-form
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -20,8 +21,8 @@ from torch import distributions as D
 from torch import nn
 
 from lec16 import flows
-from lec16.scales import check_non_negative_int
-from lec16.vae import VAE, VAEConfig, check_features
+from lec16.scales import check_non_negative_int, choose
+from lec16.vae import VAE, TrainConfig, VAEConfig, check_features
 
 
 @dataclass(frozen=True)
@@ -94,3 +95,57 @@ class FlowVAE(VAE):
         if not self.config.flows or bound != "elbo":
             return super().forward(x, n_samples, bound)
         return self.log_weights(x, n_samples).mean(0)
+
+
+def sampled_kl_bound(model: VAE, x: torch.Tensor) -> torch.Tensor:
+    """The flows' estimator of the bound, log p(x, z) - log q(z | x) at one z ~ q, also for
+    K = 0 (whose training objective otherwise takes the KL in closed form)."""
+    return model.log_weights(x, 1).mean(0)
+
+
+@dataclass(frozen=True)
+class MnistSetup:
+    """The flows chapter's MNIST VAEs with K planar flows in q(z | x) at one scale
+    (:func:`mnist_setup`), all on the VAE chapter's networks and data."""
+
+    flow_lengths: tuple[int, ...]
+    """the K compared; K = 0 is the VAE, trained twice (closed-form and sampled KL)"""
+    latent: int
+    n_train: int
+    """the first training digits, binarized afresh at every batch"""
+    config: TrainConfig
+    n_test_nll: int
+    """test digits of the L_5000 estimate"""
+
+    def variants(self) -> dict[str, tuple[int, Callable | None]]:
+        """name -> (K, the training objective: None for the model's own bound)."""
+        variants = {"K=0": (0, None), "K=0, sampled KL": (0, sampled_kl_bound)}
+        variants.update({f"K={k}": (k, None) for k in self.flow_lengths[1:]})
+        return variants
+
+
+def checkpoint_name(k: int, objective: Callable | None) -> str:
+    """The checkpoint name of the VAE with ``k`` flows trained on ``objective``."""
+    return f"flow_vae_k{k}" + ("_sampled_kl" if objective else "")
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The chapter's flow VAEs at ``scale`` (the chapter and ``python -m lec16 train
+    flow_vae``); ``paper``: Rezende & Mohamed's 40 latents, K up to 80 and 500,000 updates of
+    100 digits (834 epochs; Adam, not their annealed RMSprop)."""
+    return MnistSetup(
+        flow_lengths=choose(
+            scale, smoke=(0, 2), default=(0, 4, 16), paper=(0, 10, 20, 40, 80)
+        ),
+        latent=choose(scale, smoke=20, default=20, paper=40),
+        n_train=choose(scale, smoke=1000, default=60_000, paper=60_000),
+        config=choose(
+            scale,
+            smoke=TrainConfig(epochs=1, seed=seed),
+            default=TrainConfig(
+                epochs=8, seed=seed
+            ),  # the VAE chapter's default budget
+            paper=TrainConfig(epochs=834, seed=seed),
+        ),
+        n_test_nll=choose(scale, smoke=20, default=200, paper=10_000),
+    )

@@ -457,6 +457,88 @@ def fit_to_energy(
     )
 
 
+ENVELOPE = (
+    2.0  # standard deviation of the chapter's Gaussian envelope in z1 for U2, U3, U4
+)
+FIT_KINDS = (
+    2,
+    8,
+    32,
+    "NICE",
+)  # the chapter's fitted flows: K planar flows, or a small NICE
+
+
+def enveloped_energy(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The chapter's targets: :func:`energy` ``name``, times a Gaussian envelope of standard
+    deviation :data:`ENVELOPE` in z1 for U2, U3 and U4 (normalisable; the paper leaves their
+    normalisation unstated)."""
+    check_choice("name", name, ENERGIES)
+
+    def target(z: torch.Tensor) -> torch.Tensor:
+        u = energy(name, z)
+        return u if name == "U1" else u + 0.5 * (z[:, 0] / ENVELOPE) ** 2
+
+    return target
+
+
+def grid_log_partition(
+    energy_fn: Callable[[torch.Tensor], torch.Tensor],
+    device=None,
+    half_width: float = 20.0,
+) -> float:
+    """log Z = log of the integral of exp(-U) over the plane, by the midpoint rule on a grid of
+    2001 x 2001 points over [-half_width, half_width]^2 in float64 (the chapter's targets are
+    negligible beyond 20)."""
+    axis = torch.linspace(
+        -half_width, half_width, 2001, dtype=torch.float64, device=device
+    )
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+    cell = 2 * math.log(axis[1] - axis[0])
+    return (torch.logsumexp(-energy_fn(grid), 0) + cell).item()
+
+
+def energy_fit_model(kind: int | str, device=None) -> nn.Module:
+    """One of the chapter's fitted densities: ``kind`` planar flows on N(0, I) in 2-D, or
+    ``"NICE"``, four couplings of one 16-unit layer with a Gaussian prior (torch's generator)."""
+    if kind == "NICE":
+        return NICE(2, n_couplings=4, hidden=16, depth=1, prior="gaussian").to(device)
+    base = D.Independent(D.Normal(torch.zeros(2, device=device), 1.0), 1)
+    return FlowDistribution(base, planar_flow(2, kind).to(device))
+
+
+def energy_fit_setup(scale: str, seed: int = 0) -> EnergyFitConfig:
+    """How the chapter fits every flow to every target at ``scale`` (the chapter and
+    ``python -m lec16 train planar``); ``paper``: 500,000 RMSprop updates (lr 1e-5, momentum
+    0.9) of batch 100, annealed, as Rezende & Mohamed."""
+    return choose(
+        scale,
+        smoke=EnergyFitConfig(
+            steps=200,
+            steps_per_epoch=100,
+            anneal_steps=100,
+            lr=1e-2,
+            eval_samples=2000,
+            seed=seed,
+        ),
+        default=EnergyFitConfig(
+            steps=2000,
+            batch_size=100,
+            steps_per_epoch=1000,
+            anneal_steps=1000,
+            lr=5e-3,
+            seed=seed,
+        ),
+        paper=EnergyFitConfig(
+            steps=500_000,
+            batch_size=100,
+            optimizer="rmsprop",
+            lr=1e-5,
+            steps_per_epoch=10_000,
+            seed=seed,
+        ),
+    )
+
+
 # --- NICE on MNIST (Dinh et al. 2015, section 5.1) --------------------------------------------
 
 LOG_256 = math.log(256)

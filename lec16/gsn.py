@@ -30,7 +30,7 @@ from torch import distributions as D
 from torch import nn
 
 from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_positive
+from lec16.scales import check_choice, check_positive, choose
 
 CORRUPTIONS = {"salt_and_pepper": "bernoulli", "gaussian": "gaussian"}
 MIN_STD = 1e-3  # floor of a Gaussian reconstruction's standard deviation
@@ -169,8 +169,9 @@ def train_gsn(
     checkpoint=None,
     desc: str = "gsn",
 ) -> train.History:
-    """Minimise the walkback loss over ``x_train``, one :func:`lec16.train.fit`."""
-    distributed.require_one_process("gsn.train_gsn")
+    """Minimise the walkback loss over ``x_train``, one :func:`lec16.train.fit`. Under
+    torchrun the DAE is wrapped in DistributedDataParallel: each rank corrupts its shard of
+    every batch with its own noise, and the gradients are averaged."""
     param = model.net[0].weight
     if x_train.device != param.device:
         raise ValueError(
@@ -202,8 +203,10 @@ def train_gsn(
         transform=data.binarize_dynamic if config.binarize else None,
     )
 
+    parallel = distributed.wrap(model)
+
     def step(batch):
-        loss = model(batch[0], config.walkback).mean()
+        loss = parallel(batch[0], config.walkback).mean()
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 
@@ -211,9 +214,63 @@ def train_gsn(
         step,
         batches,
         config.epochs,
-        modules={"dae": model},
+        modules={"dae": parallel},
         optimizers={"adam": optimizer},
         checkpoint=checkpoint,
         desc=desc,
         config={"train": config, "model": model, "n_train": len(x_train)},
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistSetup:
+    """The GSN chapter's MNIST chains at one scale (:func:`mnist_setup`): one-level
+    salt-and-pepper DAEs of Bengio et al. (2013), one trained with each walkback length."""
+
+    n_train: int
+    """the first digits of Goodfellow et al.'s 50,000 training digits"""
+    epochs: int
+    n_chains: int
+    """chains run from noise to give the samples the chapter scores"""
+    seed: int = 0
+    walkbacks: tuple[int, ...] = (1, 2)
+    hidden: int = 500
+    depth: int = 2
+    noise: float = 0.4
+    chain_steps: int = 200
+    keep_every: int = 20
+
+    def config(self, walkback: int) -> GSNConfig:
+        """The training of the DAE with ``walkback`` corruptions per example."""
+        return GSNConfig(epochs=self.epochs, walkback=walkback, seed=self.seed)
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The GSN chapter's MNIST chains at ``scale`` (the chapter and ``python -m lec16 train
+    gsn``). ``paper``: 100 epochs over the 50,000 digits (the 2013 paper does not state its
+    budget)."""
+    return MnistSetup(
+        n_train=choose(scale, smoke=20_000, default=50_000, paper=50_000),
+        epochs=choose(scale, smoke=3, default=5, paper=100),
+        n_chains=choose(scale, smoke=200, default=1000, paper=1000),
+        seed=seed,
+    )
+
+
+def mnist_dae(setup: MnistSetup) -> DenoisingAutoencoder:
+    """A DAE of ``setup``'s sizes on 784 binary pixels (initialised from torch's generator)."""
+    return DenoisingAutoencoder(784, setup.hidden, noise=setup.noise, depth=setup.depth)
+
+
+def mnist_chains(model: DenoisingAutoencoder, setup: MnistSetup) -> torch.Tensor:
+    """The chapter's samples of ``model``: ``setup.n_chains`` chains started from one draw of
+    fair coins (the same for every model), the reconstruction means at every
+    ``keep_every``-th of ``chain_steps`` steps, shape (steps / keep_every, n_chains, 784)."""
+    param = model.net[0].weight
+    coins = torch.full((setup.n_chains, model.n_visible), 0.5)
+    start = torch.bernoulli(coins, generator=torch.Generator().manual_seed(setup.seed))
+    torch.manual_seed(setup.seed)
+    _, means = model.chain(
+        start.to(param.device, param.dtype), setup.chain_steps, setup.keep_every
+    )
+    return means

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_positive
+from lec16.scales import check_choice, check_positive, choose
 
 METHODS = ("cd", "pcd")
 MAX_ENUMERATED_UNITS = 25  # 2^25 states of the smaller layer, summed in chunks
@@ -520,4 +520,65 @@ def factorised_hidden_posterior(model: RBM, v: torch.Tensor) -> torch.Tensor:
     """p(h | v) as prod_j Bernoulli(h_j; sigmoid(c_j + v^T W_{:j})), for every hidden state."""
     return states_probability(
         all_states(model.n_hidden, *_where(model)), model.hidden_probs(v)
+    )
+
+
+# the RBM chapter's MNIST comparison: name -> (method, Gibbs sweeps per update)
+MNIST_METHODS = {
+    "CD-1": ("cd", 1),
+    "CD-3": ("cd", 3),
+    "PCD-1": ("pcd", 1),
+    "CD-25": ("cd", 25),
+}
+AIS_RUNS = 100  # Salakhutdinov & Murray's runs of AIS
+
+
+def ais_n_betas(scale: str) -> int:
+    """The intermediate distributions of the book's AIS runs at ``scale``: Salakhutdinov &
+    Murray's 14,500, but 1,000 at ``smoke``."""
+    return choose(scale, smoke=1000, default=14_500, paper=14_500)
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistSetup:
+    """The RBM chapter's MNIST comparison at one scale (:func:`mnist_setup`): RBMs of
+    Salakhutdinov & Murray's size, one optimiser for every method (only the negative phase
+    differs), the same number of passes, scored by AIS."""
+
+    n_train: int
+    """the first training digits"""
+    n_hidden: int
+    epochs: int
+    methods: tuple[str, ...]
+    """names in :data:`MNIST_METHODS`"""
+    n_betas: int
+    seed: int = 0
+    n_runs: int = AIS_RUNS
+
+    def configs(self) -> dict[str, RBMConfig]:
+        """The training of each method's RBM."""
+        return {
+            name: RBMConfig(
+                epochs=self.epochs,
+                k=MNIST_METHODS[name][1],
+                method=MNIST_METHODS[name][0],
+                anneal=True,
+                seed=self.seed,
+            )
+            for name in self.methods
+        }
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The chapter's comparison at ``scale`` (the chapter and ``python -m lec16 train rbm``):
+    500 hidden units; ``smoke`` 10 short passes (300 updates), enough to leave the base rates
+    behind; ``paper`` 100 passes and CD-25 too."""
+    methods = ("CD-1", "CD-3", "PCD-1") + (("CD-25",) if scale == "paper" else ())
+    return MnistSetup(
+        n_train=choose(scale, smoke=3000, default=60_000, paper=60_000),
+        n_hidden=choose(scale, smoke=100, default=500, paper=500),
+        epochs=choose(scale, smoke=10, default=6, paper=100),
+        methods=methods,
+        n_betas=ais_n_betas(scale),
+        seed=seed,
     )

@@ -34,8 +34,8 @@ from torch import nn
 
 from lec16 import data, distributed, train
 from lec16.evaluation import error_rate
-from lec16.scales import check_choice, check_positive
-from lec16.vae import VAE, check_features, gaussian_kl
+from lec16.scales import check_choice, check_positive, choose
+from lec16.vae import VAE, TrainConfig, VAEConfig, check_features, gaussian_kl
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -400,3 +400,91 @@ def sample_codes(codes: torch.Tensor) -> torch.Tensor:
     """A fresh z1 ~ q(z1 | x) for each row of ``codes`` (the authors resample every minibatch)."""
     mean, logvar = codes.chunk(2, -1)
     return mean + (0.5 * logvar).exp() * torch.randn_like(mean)
+
+
+M1_ARCHITECTURE = VAEConfig(hidden=500, depth=2, latent=50)  # the authors' M1 for MNIST
+
+
+@dataclass(frozen=True)
+class MnistSetup:
+    """The semi-supervised chapter's MNIST runs at one scale (:func:`mnist_setup`): M1 on every
+    training digit, then for each number of labels and each draw of them, M2 on the pixels and
+    M1+M2 on M1's codes, beside a supervised baseline; and the fully labelled M2s of the style
+    figures."""
+
+    scale: str
+    n_train: int
+    """the first training digits (labelled and unlabelled together)"""
+    label_counts: tuple[int, ...]
+    label_draws: int
+    """draws of the labelled digits per count (mean and spread at ``paper``)"""
+    m1_config: TrainConfig
+    baseline_config: SSLConfig
+    """the supervised baseline: passes over the labelled digits"""
+    supervised_config: SSLConfig
+    """the fully labelled M2s of the style figures"""
+    seed: int = 0
+
+    def m2_config(self, n_labels: int, codes: bool) -> SSLConfig:
+        """How M2 (``codes`` False: on the pixels) or M1+M2 (True) is trained with
+        ``n_labels`` labels: at ``paper`` the authors' run_2layer_ssl.py (100 or 200 batches
+        per epoch, 3000 epochs); else a few CPU epochs with a larger alpha and learning rate
+        than the paper's (the chapter lists the differences)."""
+        if self.scale == "paper":
+            n_batches = 100 if n_labels == 100 else 200
+            return SSLConfig(
+                epochs=3000,
+                batch_size=(self.n_train - n_labels) // n_batches,
+                labelled_batch=n_labels // n_batches,
+                seed=self.seed,
+            )
+        if codes:
+            epochs = 10 if self.scale == "smoke" else (30 if n_labels == 100 else 10)
+        else:
+            epochs = 2
+        return SSLConfig(
+            epochs=epochs,
+            batch_size=500,
+            labelled_batch=100,
+            lr=6e-3 if codes else 2e-3,
+            alpha=2.0,
+            seed=self.seed,
+        )
+
+    @staticmethod
+    def m2_hidden(n_labels: int, codes: bool) -> int:
+        """The authors' sizes: 300 hidden units for M1+M2 with 100 labels, 500 otherwise."""
+        return 300 if codes and n_labels == 100 else 500
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The chapter's runs at ``scale`` (the chapter and ``python -m lec16 train m2`` and
+    ``m1m2``); ``paper``: the paper's four label counts, five draws each, and the authors'
+    schedules."""
+    return MnistSetup(
+        scale=scale,
+        n_train=choose(scale, smoke=5000, default=50_000, paper=50_000),
+        label_counts=choose(
+            scale, smoke=(100,), default=(100, 3000), paper=(100, 600, 1000, 3000)
+        ),
+        label_draws=choose(scale, smoke=1, default=1, paper=5),
+        m1_config=choose(
+            scale,
+            smoke=TrainConfig(epochs=10, seed=seed),
+            default=TrainConfig(epochs=10, seed=seed),
+            paper=TrainConfig(epochs=1000, lr=3e-4, seed=seed),
+        ),
+        baseline_config=SSLConfig(
+            epochs=choose(scale, smoke=20, default=100, paper=1000),
+            labelled_batch=100,
+            lr=1e-3,
+            seed=seed,
+        ),
+        supervised_config=choose(
+            scale,
+            smoke=SSLConfig(epochs=1, labelled_batch=100, lr=1e-3, seed=seed),
+            default=SSLConfig(epochs=5, labelled_batch=100, lr=1e-3, seed=seed),
+            paper=SSLConfig(epochs=1000, labelled_batch=100, seed=seed),
+        ),
+        seed=seed,
+    )

@@ -31,7 +31,7 @@ from torch import distributions as D
 from torch import nn
 
 from lec16 import data, distributed, iwae, rbm, train
-from lec16.scales import check_choice, check_positive
+from lec16.scales import check_choice, check_positive, choose
 
 LATENTS = ("bernoulli", "gaussian")
 RULES = ("wake-sleep", "elbo")
@@ -288,4 +288,44 @@ def train_helmholtz(
         checkpoint=checkpoint,
         desc=desc,
         config={"train": config, "model": model, "n_train": len(x_train)},
+    )
+
+
+# the chapter's MNIST comparison: name -> (latent units, training rule)
+MNIST_RUNS = {
+    "Helmholtz machine, wake-sleep": ("bernoulli", "wake-sleep"),
+    "Gaussian h, wake-sleep": ("gaussian", "wake-sleep"),
+    "VAE, ELBO": ("gaussian", "elbo"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistSetup:
+    """The wake-sleep chapter's MNIST machines at one scale (:func:`mnist_setup`): one
+    hidden layer, trained by each of :data:`MNIST_RUNS`, scored by IWAE's L_k."""
+
+    n_train: int
+    """the first training digits"""
+    epochs: int
+    k_eval: int
+    """draws of q per test digit in the reported L_k"""
+    n_test: int
+    """the first test digits (the book's fixed binarization)"""
+    seed: int = 0
+    layers: tuple[int, ...] = (784, 200)
+
+    def config(self, rule: str) -> WakeSleepConfig:
+        """The training of a machine by ``rule``."""
+        return WakeSleepConfig(epochs=self.epochs, rule=rule, seed=self.seed)
+
+
+def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
+    """The chapter's MNIST machines at ``scale`` (the chapter and ``python -m lec16 train
+    wake_sleep``); ``paper``: 500 epochs and L_5000 on the 10,000 test digits."""
+    return MnistSetup(
+        n_train=choose(scale, smoke=2000, default=60_000, paper=60_000),
+        epochs=choose(scale, smoke=2, default=10, paper=500),
+        k_eval=choose(scale, smoke=100, default=1000, paper=5000),
+        n_test=choose(scale, smoke=500, default=1000, paper=10_000),
+        seed=seed,
     )

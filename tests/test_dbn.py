@@ -2,6 +2,8 @@
 unchanged and makes the bound exact; the bound's estimate has its enumerated expectation, which
 lies below the DBN's exact log-likelihood."""
 
+import math
+
 import pytest
 import torch
 
@@ -63,3 +65,22 @@ def test_a_dbn_samples_images_in_the_unit_interval(bottom):
     net = dbn.DBN([bottom, dbn.transposed(bottom)])
     images = net.sample(torch.bernoulli(torch.full((5, 4), 0.5)), gibbs_steps=3)
     assert images.shape == (5, 6) and ((images >= 0) & (images <= 1)).all()
+
+
+def test_the_top_layers_data_are_drawn_the_same_on_every_call():
+    """dbn.top_layer_data: q(h_1 | v) of one binarization for training, one draw of h_1 per
+    test row, on the inputs' device, the same for the same seed."""
+    torch.manual_seed(0)
+    bottom = rbm.RBM(6, 3)
+    x = torch.rand(5, 6)
+    h_train, h_test = dbn.top_layer_data(bottom, x, (x > 0.5).float(), seed=1)
+    again = dbn.top_layer_data(bottom, x, (x > 0.5).float(), seed=1)
+    assert torch.equal(h_train, again[0]) and torch.equal(h_test, again[1])
+    assert h_train.shape == h_test.shape == (5, 3)
+    assert ((h_train > 0) & (h_train < 1)).all()
+    assert ((h_test == 0) | (h_test == 1)).all()
+    assert dbn.initial_top(bottom, 3).weight.shape == (3, 3)
+    top, log_z = dbn.base_rate_top(h_train, 4)
+    assert (top.weight == 0).all() and log_z == pytest.approx(
+        torch.nn.functional.softplus(top.visible_bias).sum().item() + 4 * math.log(2)
+    )

@@ -10,6 +10,7 @@ and, when one is present, on CUDA.
 appears in CASES nor in NOT_ON_META with its reason, so new chapters cannot skip this check.
 """
 
+import dataclasses
 import importlib
 import inspect
 
@@ -162,6 +163,22 @@ def _dbn_outputs(dev):
     net = dbn.DBN([bottom, dbn.transposed(bottom)])
     v = _on(dev, 4, 6, binary=True)
     return [net.bound(v, bottom.exact_log_partition()), net.sample(v[:, :3], 2)]
+
+
+def _dbn_setup_outputs(dev):
+    """The DBN chapter's pieces: its initial top RBM and the bound's mean."""
+    bottom = _tiny_rbm(dev)
+    top = dbn.initial_top(bottom, 2)
+    net = dbn.DBN([bottom, top])
+    x = _on(dev, 4, 6, binary=True)
+    return [top.weight, dbn.mean_bound(net, x, torch.tensor(1.0, device=dev), 2)]
+
+
+def _gsn_mnist_outputs(dev):
+    setup = dataclasses.replace(
+        gsn.mnist_setup("smoke"), hidden=4, n_chains=2, chain_steps=2, keep_every=1
+    )
+    return gsn.mnist_chains(gsn.mnist_dae(setup).to(dev), setup)
 
 
 def _nice_outputs(dev):
@@ -588,6 +605,14 @@ CASES = {
     "hvi.log_weights": lambda dev: _hvi_outputs(dev)[1],
     # dbn
     "dbn.transposed": lambda dev: dbn.transposed(_tiny_rbm(dev)).weight,
+    "dbn.initial_top": _dbn_setup_outputs,
+    "dbn.mean_bound": _dbn_setup_outputs,
+    "gsn.mnist_dae": _gsn_mnist_outputs,
+    "gsn.mnist_chains": _gsn_mnist_outputs,
+    "flow_vae.sampled_kl_bound": lambda dev: flow_vae.sampled_kl_bound(
+        flow_vae.FlowVAE(flow_vae.FlowVAEConfig(hidden=4, latent=2, flows=2)).to(dev),
+        _on(dev, 3, 784, binary=True),
+    ),
     "dbn.DBN": lambda dev: _dbn_outputs(dev),
     "dbn.enumerated_bound": lambda dev: dbn.enumerated_bound(
         dbn.DBN([_tiny_rbm(dev), _tiny_rbm(dev, 3, 2)]), _on(dev, 4, 6, binary=True)
@@ -798,6 +823,26 @@ NOT_ON_META = {
     "data.fetch_frey_face": "files",
     "data.load_frey_face": "takes device= (test_data)",
     "data.main": "command line",
+    "dbn.top_layer_data": "draws on a CPU generator (same draws on every device), as "
+    "data.binarized_test_set",
+    "dbn.base_rate_top": "returns the exact log Z as a Python float",
+    "dbm.train_on_rbm": "trains (as rbm.train_rbm and dbm.train_dbm)",
+    "flow_vae.checkpoint_name": "a string",
+    "rbm.ais_n_betas": "an int",
+    "gsn.MnistSetup": "a dataclass of sizes",
+    "gsn.mnist_setup": "a dataclass of sizes",
+    "wake_sleep.MnistSetup": "a dataclass of sizes",
+    "wake_sleep.mnist_setup": "a dataclass of sizes",
+    "rbm.MnistSetup": "a dataclass of sizes",
+    "rbm.mnist_setup": "a dataclass of sizes",
+    "dbn.MnistSetup": "a dataclass of sizes",
+    "dbn.mnist_setup": "a dataclass of sizes",
+    "dbm.MnistSetup": "a dataclass of sizes",
+    "dbm.mnist_setup": "a dataclass of sizes",
+    "flow_vae.MnistSetup": "a dataclass of sizes",
+    "flow_vae.mnist_setup": "a dataclass of sizes",
+    "ssvae.MnistSetup": "a dataclass of sizes",
+    "ssvae.mnist_setup": "a dataclass of sizes",
 }
 NO_TENSORS = {
     "lec16",

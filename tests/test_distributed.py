@@ -86,7 +86,7 @@ def test_each_rank_takes_its_slice_of_every_global_batch():
 GAN_WORKER = """
 import sys
 import torch
-from lec16 import distributed, flows, gan, lapgan
+from lec16 import distributed, flows, gan, gsn, lapgan
 
 rank, world = distributed.init_from_env()
 torch.manual_seed(0)
@@ -99,7 +99,9 @@ lapgan.train_lapgan(coarse, residual, images, (1, 1, 1), batch_size=32)
 nice = flows.NICE(4, n_couplings=2, hidden=8, depth=1)
 nice_config = flows.NiceConfig(epochs=2, batch_size=32)
 flows.train_nice(nice, images[:, 0, 0, :4], images[:8, 0, 0, :4], nice_config)
-modules = [*players[0], *coarse, *[m for pair in residual for m in pair], nice]
+dae = gsn.DenoisingAutoencoder(16, 8)
+gsn.train_gsn(dae, images[:, 0, 0, :16], gsn.GSNConfig(epochs=2, batch_size=32, walkback=2))
+modules = [*players[0], *coarse, *[m for pair in residual for m in pair], nice, dae]
 flat = torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
 gathered = [torch.zeros_like(flat) for _ in range(world)]
 torch.distributed.all_gather(gathered, flat)
@@ -110,10 +112,11 @@ if rank == 0:
 """
 
 
-def test_gans_and_nice_train_as_one_model_on_two_processes(tmp_path):
-    """gan.train_gan, lapgan.train_lapgan and flows.train_nice under torchrun: DDP keeps the
-    models identical on every rank (DCGAN's batch norms, k = 2 discriminator steps, LAPGAN's
-    conditional levels, NICE's dequantised batches), while each rank draws noise of its own."""
+def test_gans_nice_and_gsn_train_as_one_model_on_two_processes(tmp_path):
+    """gan.train_gan, lapgan.train_lapgan, flows.train_nice and gsn.train_gsn under torchrun:
+    DDP keeps the models identical on every rank (DCGAN's batch norms, k = 2 discriminator
+    steps, LAPGAN's conditional levels, NICE's dequantised batches, the DAE's walkback), while
+    each rank draws noise of its own."""
     script, out = tmp_path / "gans.py", tmp_path / "gans.pt"
     script.write_text(GAN_WORKER)
     done = subprocess.run(
@@ -133,7 +136,6 @@ def test_gans_and_nice_train_as_one_model_on_two_processes(tmp_path):
 SINGLE_PROCESS_TRAINERS = [
     "dbm.train_dbm",
     "flows.fit_to_energy",
-    "gsn.train_gsn",
     "hvi.fit_hvi",
     "rbm.train_rbm",
     "ssvae.train_m2",
