@@ -72,7 +72,8 @@ def test_an_unknown_model_or_bad_epochs_is_a_clear_error():
 
 
 def _beats_untrained(metrics):
-    """The run's headline numbers against its untrained copy's (scored the same way)."""
+    """The run's headline numbers against its reference, scored the same way: its untrained
+    copy, or the base-rate model for the Boltzmann machines."""
     if "runs" in metrics:  # several models of one chapter
         return all(_beats_untrained(run) for run in metrics["runs"].values())
     if "confident" in metrics:  # a chain's samples (the GSN)
@@ -80,10 +81,15 @@ def _beats_untrained(metrics):
             metrics["frechet"] < metrics["untrained_frechet"]
             and metrics["confident"] > metrics["untrained_confident"] + 0.1
         )
-    if (
-        "test_error" in metrics
-    ):  # a classifier, in %: the semi-supervised chapter's check
+    if "kl" in metrics:  # a flow fitted to an energy: the flows chapter's check
+        return metrics["kl"] < metrics["untrained_kl"] - 0.1
+    if "test_error" in metrics:  # a classifier, in %: the semi-supervised chapter's
         return metrics["test_error"] < metrics["untrained_error"] - 30
+    if "base_rate_log_likelihood" in metrics:  # the RBM and DBM chapters' check
+        ours = metrics.get("test_log_likelihood", metrics.get("test_bound"))
+        return ours > metrics["base_rate_log_likelihood"] + 10
+    if "base_rate_bound" in metrics:  # the DBN chapter's: a top that learned nothing
+        return metrics["test_bound"] > metrics["base_rate_bound"] + 5
     if "test_bound" in metrics:
         return metrics["test_bound"] > metrics["untrained_bound"] + SMOKE_MARGIN
     if "test_log_likelihood" in metrics:

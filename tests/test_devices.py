@@ -609,6 +609,10 @@ CASES = {
     "dbn.mean_bound": _dbn_setup_outputs,
     "gsn.mnist_dae": _gsn_mnist_outputs,
     "gsn.mnist_chains": _gsn_mnist_outputs,
+    "flows.enveloped_energy": lambda dev: flows.enveloped_energy("U3")(_on(dev, 4, 2)),
+    "flows.energy_fit_model": lambda dev: [
+        flows.energy_fit_model(kind, dev).sample(3) for kind in (2, "NICE")
+    ],
     "flow_vae.sampled_kl_bound": lambda dev: flow_vae.sampled_kl_bound(
         flow_vae.FlowVAE(flow_vae.FlowVAEConfig(hidden=4, latent=2, flows=2)).to(dev),
         _on(dev, 3, 784, binary=True),
@@ -828,6 +832,9 @@ NOT_ON_META = {
     "dbn.base_rate_top": "returns the exact log Z as a Python float",
     "dbm.train_on_rbm": "trains (as rbm.train_rbm and dbm.train_dbm)",
     "flow_vae.checkpoint_name": "a string",
+    "flows.grid_log_partition": "returns log Z as a Python float (quadrature on the given "
+    "device)",
+    "flows.energy_fit_setup": "a dataclass of numbers",
     "rbm.ais_n_betas": "an int",
     "gsn.MnistSetup": "a dataclass of sizes",
     "gsn.mnist_setup": "a dataclass of sizes",
