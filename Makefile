@@ -61,7 +61,7 @@ test: book
 	$(BIN)/ruff format --check lec16 tests bench notebooks
 	ckpt=$$(mktemp -d) && LEC16_PROGRESS=0 LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$ckpt \
 	  LEC16_METRICS_DIR=$$ckpt/metrics MPLBACKEND=agg \
-	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks; \
+	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env --durations=25 tests notebooks; \
 	  status=$$?; rm -rf $$ckpt; exit $$status
 
 # LEC16_SCALE=paper picks another scale; LEC16_CHECKPOINTS=runs/checkpoints loads the models that
