@@ -108,9 +108,11 @@ def _beats_untrained(metrics):
     return gap < 0.5 * untrained_gap
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runs(tmp_path_factory):
-    """One folder for this module's smoke runs, which the chapter comparison reads."""
+    """One folder for this module's smoke runs, which the chapter comparison reads. Session
+    scope: the comparison runs after nbval, in a second pass over this module, where a module
+    fixture would be made afresh (and every model trained again)."""
     return tmp_path_factory.mktemp("cli") / "run"
 
 
