@@ -55,12 +55,15 @@ book: setup
 # Lint and format checks (ruff), then one pytest run: unit tests, notebook conventions, the browser
 # checks of the built book, nbval at smoke scale (cells tagged nbval-check-output must reproduce
 # their outputs), then each notebook's recorded metrics from that same run (tests/conftest.py orders
-# them last; one notebook also runs through papermill, which injects its parameters).
+# them last; one notebook also runs through papermill, which injects its parameters). The CLI's
+# smoke runs (tests/test_cli.py, before nbval) write their checkpoints where the notebooks look,
+# so each chapter loads the command's models instead of training them again, and refuses them if
+# its configuration differs.
 test: book
 	$(BIN)/ruff check lec16 tests bench notebooks
 	$(BIN)/ruff format --check lec16 tests bench notebooks
-	ckpt=$$(mktemp -d) && LEC16_PROGRESS=0 LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$ckpt \
-	  LEC16_METRICS_DIR=$$ckpt/metrics MPLBACKEND=agg \
+	ckpt=$$(mktemp -d) && LEC16_PROGRESS=0 LEC16_SCALE=smoke LEC16_CLI_RUNS=$$ckpt/cli \
+	  LEC16_CHECKPOINTS=$$ckpt/cli/checkpoints LEC16_METRICS_DIR=$$ckpt/metrics MPLBACKEND=agg \
 	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env --durations=25 tests notebooks; \
 	  status=$$?; rm -rf $$ckpt; exit $$status
 

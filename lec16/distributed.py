@@ -17,6 +17,8 @@ joins the group the launcher describes in the environment; everything else in le
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -65,6 +67,62 @@ def wrap(model: torch.nn.Module, sync_batch_norm: bool = False) -> torch.nn.Modu
         index = torch.cuda.current_device() if device.index is None else device.index
         return DistributedDataParallel(model, device_ids=[index])
     return DistributedDataParallel(model)
+
+
+class _Loss(torch.nn.Module):
+    """A loss function as the ``forward`` of a module holding the parameters it trains (the
+    same tensors as the model's), for :func:`wrap_loss`."""
+
+    def __init__(self, loss: Callable[..., Any], parameters: list[torch.nn.Parameter]):
+        super().__init__()
+        self.trained = torch.nn.ParameterList(parameters)
+        self.loss = loss
+
+    def forward(self, *args: Any) -> Any:
+        return self.loss(*args)
+
+
+def wrap_loss(
+    loss: Callable[..., Any], parameters: Iterable[torch.nn.Parameter]
+) -> Callable[..., Any]:
+    """``loss`` itself on one process; inside a process group, ``loss`` as the ``forward`` of a
+    ``DistributedDataParallel`` module holding ``parameters``, so that ``backward`` of what it
+    returns averages their gradients over the ranks. For objectives that are not a model's
+    ``forward`` (M2's, the RBM's contrastive loss) and for updates of part of a model
+    (wake-sleep's two phases: each wrapper holds its phase's parameters only, as DDP expects
+    every parameter it holds to receive a gradient). Buffers are not synchronised."""
+    if rank_and_world()[1] == 1:
+        return loss
+    parameters = list(parameters)
+    if parameters[0].device.type == "cuda":
+        device = parameters[0].device
+        index = torch.cuda.current_device() if device.index is None else device.index
+        return DistributedDataParallel(_Loss(loss, parameters), device_ids=[index])
+    return DistributedDataParallel(_Loss(loss, parameters))
+
+
+def own_rows(rows: torch.Tensor) -> torch.Tensor:
+    """This rank's slice of ``rows`` (all of them on one process): equal slices in rank order,
+    as :class:`lec16.data.Batches` slices a global batch (``len(rows)`` divisible by the
+    number of processes)."""
+    rank, world = rank_and_world()
+    if len(rows) % world:
+        raise ValueError(
+            f"{len(rows)} rows do not split evenly over {world} processes; use a number "
+            f"divisible by {world}"
+        )
+    return rows.chunk(world)[rank] if world > 1 else rows
+
+
+def gather_rows(mine: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``mine`` (equal shapes), concatenated in rank order on every rank: the
+    inverse of :func:`own_rows` (``mine`` itself on one process)."""
+    world = rank_and_world()[1]
+    if world == 1:
+        return mine
+    parts = [torch.empty_like(mine) for _ in range(world)]
+    dist.all_gather(parts, mine.contiguous())
+    return torch.cat(parts)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -30,7 +30,7 @@ from torch import distributions as D
 from torch import nn
 
 from lec16 import distributed, train
-from lec16.scales import check_positive
+from lec16.scales import check_positive, choose
 
 LogTarget = Callable[[torch.Tensor], torch.Tensor]
 
@@ -222,6 +222,76 @@ def fit_hvi(
         desc=desc,
         config={"fit": config, "hvi": model},
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class PpcaSetup:
+    """The chapter's HVI runs at one scale (:func:`ppca_setup`): one chain for each number of
+    ``transitions`` T, its step sizes started at ``step_size``, fitted by ``config`` to the
+    posterior of the IWAE chapter's probabilistic PCA (:func:`lec16.iwae.example_ppca`)."""
+
+    transitions: tuple[int, ...]
+    config: HVIConfig
+    step_size: float = 0.05
+
+
+def ppca_setup(scale: str, seed: int = 0) -> PpcaSetup:
+    """The chapter's chains at ``scale`` (the chapter and ``python -m lec16 train hvi``);
+    ``paper``: T up to 32 and ten times the default's Adam steps."""
+    return PpcaSetup(
+        transitions=choose(
+            scale, smoke=(1, 4), default=(1, 2, 4, 8, 16), paper=(1, 2, 4, 8, 16, 32)
+        ),
+        config=HVIConfig(
+            steps=choose(scale, smoke=200, default=2000, paper=20_000),
+            steps_per_epoch=choose(scale, smoke=100, default=500, paper=2000),
+            lr=0.02,
+            eval_samples=choose(scale, smoke=5000, default=20_000, paper=100_000),
+            seed=seed,
+        ),
+    )
+
+
+def fit_each_length(
+    setup: PpcaSetup,
+    q0: D.Distribution,
+    log_target: LogTarget,
+    scale: str,
+    root=None,
+) -> dict[int, dict]:
+    """Train one chain of each length in ``setup`` (checkpoints ``hvi_T<T>`` under ``root``, see
+    :func:`lec16.train.checkpoint_path`), each from seed ``setup.config.seed``. Returns, per T,
+    the trained chain's ``bound`` (mean of ``eval_samples`` log weights, nats) and ``pm`` (its
+    2 standard errors), the same chain's bound ``untrained``, the ``seconds`` of training and
+    the ``model``."""
+    seed, n = setup.config.seed, setup.config.eval_samples
+    results = {}
+    for T in setup.transitions:
+        torch.manual_seed(seed)
+        model = HamiltonianVI(q0.event_shape[-1], T, step_size=setup.step_size).to(
+            q0.mean
+        )
+        torch.manual_seed(seed)
+        # the bound before training: the reference a broken fit would not beat
+        before = log_weights(model, q0, log_target, n).detach()
+        history = fit_hvi(
+            model,
+            q0,
+            log_target,
+            setup.config,
+            checkpoint=train.checkpoint_path(f"hvi_T{T}", scale, root),
+            desc=f"HVI T={T}",
+        )
+        torch.manual_seed(seed)
+        after = log_weights(model, q0, log_target, n).detach()
+        results[T] = {
+            "bound": after.mean().item(),
+            "pm": 2 * after.std().item() / len(after) ** 0.5,
+            "untrained": before.mean().item(),
+            "seconds": history.last["seconds"],
+            "model": model,
+        }
+    return results
 
 
 def _chunks(total: int, size: int) -> list[int]:

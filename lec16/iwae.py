@@ -178,3 +178,17 @@ class LinearGaussian:
         """``replicates`` independent draws of the k-sample estimate log (1/k) sum_i w_i."""
         z = q.sample((replicates, k))
         return iwae_bound(self.log_joint(x, z) - q.log_prob(z), dim=1)
+
+
+def example_ppca(device=None) -> tuple[LinearGaussian, torch.Tensor, D.Independent]:
+    """The IWAE chapter's example (its section "Tighter bounds on a model with exact log p(x)"),
+    which the MCMC-inside-VI chapter reuses: probabilistic PCA with 6 observed and 2 latent
+    dimensions (W, b standard normal, sigma = 0.5, float64, drawn on the CPU from seed 0 so
+    every device has the same numbers), one observation x0 ~ N(0, 4 I) and the imperfect
+    q_0 = ``proposal(x0, shift=0.5, widen=1.5)``."""
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(6, 2, generator=g, dtype=torch.float64).to(device)
+    b = torch.randn(6, generator=g, dtype=torch.float64).to(device)
+    ppca = LinearGaussian(W, b, sigma=0.5)
+    x0 = (2 * torch.randn(6, generator=g, dtype=torch.float64)).to(device)
+    return ppca, x0, ppca.proposal(x0, shift=0.5, widen=1.5)

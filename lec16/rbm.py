@@ -392,8 +392,10 @@ def train_rbm(
 ) -> train.History:
     """CD-k or PCD-k on ``x_train`` (grey levels in [0, 1], binarized afresh each batch), one
     :func:`lec16.train.fit`; the step minimises :func:`contrastive_loss` with SGD; after each
-    epoch the test reconstruction error (``x_test`` already binary)."""
-    distributed.require_one_process("rbm.train_rbm")
+    epoch the test reconstruction error (``x_test`` already binary). Under torchrun each rank
+    takes its slice of every batch and of PCD's chains (the whole set is gathered on every
+    rank after each step, so the checkpoint holds all of them), and DDP averages the
+    gradients of the contrastive loss."""
     x_train, x_test = check_training_data(
         x_train, x_test, model.weight, model.n_visible, "RBM"
     )
@@ -404,16 +406,22 @@ def train_rbm(
     if config.method == "pcd":
         start = torch.bernoulli(x_train[: config.batch_size])
         chains = modules["chains"] = PersistentChains(start)
+    loss_of = distributed.wrap_loss(
+        lambda v_data, v_model: contrastive_loss(model, v_data, v_model),
+        [model.weight, model.visible_bias, model.hidden_bias],
+    )
 
     def step(batch):
         v_data = batch[0]
         with torch.no_grad():
             if config.method == "pcd":
-                chains.state.copy_(model.gibbs_chain(chains.state, config.k))
-                v_model = chains.state
+                v_model = model.gibbs_chain(
+                    distributed.own_rows(chains.state), config.k
+                )
+                chains.state.copy_(distributed.gather_rows(v_model))
             else:
                 v_model = model.gibbs_chain(v_data, config.k)
-        loss = contrastive_loss(model, v_data, v_model)
+        loss = loss_of(v_data, v_model)
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 

@@ -288,8 +288,10 @@ def train_m2(
     epoch, labelled batches are cycled; ``unlabelled`` None trains on the labels alone, an epoch
     being one pass over them). ``transform`` is applied to every batch of examples (dynamic
     binarization for pixels, a fresh z1 ~ q(z1 | x) for M1's codes). The test error of q(y | x)
-    is recorded after each epoch."""
-    distributed.require_one_process("ssvae.train_m2")
+    is recorded after each epoch. Under torchrun each rank takes its slice of every unlabelled
+    batch and the whole labelled batch (a few examples: the authors' schedule has 1 per step
+    with 100 labels, which cannot be split), and DDP averages the gradients of the
+    objective."""
     x_l, y_l = labelled
     check_labels(y_l, len(x_l), model.config.y_dim)
     check_labels(test[1], len(test[0]), model.config.y_dim)
@@ -308,13 +310,20 @@ def train_m2(
         batch_size=min(config.labelled_batch, len(x_l)),
         seed=config.seed + 1,
         transform=transform,
+        # the same labelled batch on every rank; alone, the labels are sharded as data
+        **({"rank": 0, "world_size": 1} if unlabelled is not None else {}),
     )
     n_unlabelled = 0 if unlabelled is None else len(unlabelled)
+    loss = distributed.wrap_loss(
+        lambda x_b, y_b, x_u: objective(
+            model, x_b, y_b, x_u, len(x_l), n_unlabelled, config.alpha
+        ),
+        model.parameters(),
+    )
 
     def step(batch):
         x_u = batch["unlabelled"][0] if unlabelled is not None else None
-        x_b, y_b = batch["labelled"]
-        terms = objective(model, x_b, y_b, x_u, len(x_l), n_unlabelled, config.alpha)
+        terms = loss(*batch["labelled"], x_u)
         train.optimizer_step(optimizer, terms["loss"])
         return terms
 
@@ -342,18 +351,18 @@ def train_supervised(
     """The supervised-only baseline: ``net`` (:func:`classifier_network`) trained by cross-entropy
     on the labelled examples alone (``config.epochs`` passes over them, batches of
     ``config.labelled_batch``), with the test error after each pass."""
-    distributed.require_one_process("ssvae.train_supervised")
     x_l, y_l = labelled
     check_labels(y_l, len(x_l), int(net[-1].out_features))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     batches = data.Batches(
         x_l, y_l, batch_size=min(config.labelled_batch, len(x_l)), seed=config.seed + 1
     )
+    parallel = distributed.wrap(net)
     return train.fit(
-        train.classification_step(net, optimizer),
+        train.classification_step(parallel, optimizer),
         batches,
         config.epochs,
-        modules={"net": net},
+        modules={"net": parallel},
         optimizers={"opt": optimizer},
         evaluate=lambda: {"test_error": error_rate(net, *test)},
         checkpoint=checkpoint,

@@ -236,8 +236,8 @@ def train_helmholtz(
 ) -> train.History:
     """Train on ``x_train`` (grey levels in [0, 1], binarized afresh each batch) by
     ``config.rule``, one :func:`lec16.train.fit`; ``x_test`` (binary) gives the test ELBO after
-    each epoch."""
-    distributed.require_one_process("wake_sleep.train_helmholtz")
+    each epoch. Under torchrun each rank takes its slice of every batch (and dreams as many
+    examples in the sleep phase) and DDP averages each phase's gradients."""
     if config.rule == "elbo" and model.latent != "gaussian":
         raise ValueError(
             "the ELBO of binary latents has no reparametrized gradient (it needs a "
@@ -253,25 +253,34 @@ def train_helmholtz(
         seed=config.seed,
         transform=data.binarize_dynamic,
     )
+    recognition = list(model.recognition.parameters())
     if config.rule == "elbo":
         optimizers = {"adam": torch.optim.Adam(model.parameters(), lr=config.lr)}
+        negative_elbo = distributed.wrap_loss(
+            lambda x: -model.log_weights(x, 1).mean(),
+            model.generative_parameters() + recognition,  # not a Gaussian's top_logits
+        )
 
         def step(batch):
-            loss = -model.log_weights(batch[0], 1).mean()
+            loss = negative_elbo(batch[0])
             train.optimizer_step(optimizers["adam"], loss)
             return {"loss": loss}
 
     else:
-        recognition = list(model.recognition.parameters())
         optimizers = {
             "wake": torch.optim.Adam(model.generative_parameters(), lr=config.lr),
             "sleep": torch.optim.Adam(recognition, lr=config.lr),
         }
+        # one wrapper per phase, each holding the parameters its phase trains
+        wake_loss = distributed.wrap_loss(
+            model.wake_loss, model.generative_parameters()
+        )
+        sleep_loss = distributed.wrap_loss(model.sleep_loss, recognition)
 
         def step(batch):
-            wake = model.wake_loss(batch[0])
+            wake = wake_loss(batch[0])
             train.optimizer_step(optimizers["wake"], wake)
-            sleep = model.sleep_loss(len(batch[0]))
+            sleep = sleep_loss(len(batch[0]))
             train.optimizer_step(optimizers["sleep"], sleep)
             return {"loss": wake, "sleep": sleep}
 

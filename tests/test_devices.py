@@ -415,6 +415,10 @@ CASES = {
         _small_vae(dev), _on(dev, 3, 784, binary=True), ks=(1, 2, 4), chunk=3
     ),
     "iwae.LinearGaussian": lambda dev: _linear_gaussian_outputs(dev),
+    "iwae.example_ppca": lambda dev: [
+        iwae.example_ppca(dev)[0].W,
+        *iwae.example_ppca(dev)[1:],
+    ],
     # lapgan
     "lapgan.downsample": lambda dev: lapgan.downsample(_on(dev, 2, 1, 8, 8)),
     "lapgan.upsample": lambda dev: lapgan.upsample(_on(dev, 2, 1, 4, 4)),
@@ -539,6 +543,11 @@ CASES = {
         _on(dev, 3, 2)
     ),
     "distributed.mean_over_ranks": lambda dev: distributed.mean_over_ranks(_on(dev, 3)),
+    "distributed.wrap_loss": lambda dev: distributed.wrap_loss(
+        lambda x: x.sum(), [torch.nn.Parameter(_on(dev, 2))]
+    )(_on(dev, 3, 2)),
+    "distributed.own_rows": lambda dev: distributed.own_rows(_on(dev, 4, 2)),
+    "distributed.gather_rows": lambda dev: distributed.gather_rows(_on(dev, 4, 2)),
     "flows.planar_flow": lambda dev: flows.planar_flow(2, 2).to(dev)(_on(dev, 3, 2)),
     "flows.FlowDistribution": lambda dev: flows.FlowDistribution(
         D.Independent(
@@ -791,6 +800,10 @@ NOT_ON_META = {
     "gsn.stationary_distribution": "torch.linalg.eig has no meta kernel (test_gsn runs "
     "it on the CPU)",
     "hvi.fit_hvi": "trains (as flows.fit_to_energy)",
+    "hvi.fit_each_length": "trains hvi.fit_hvi's chains on q_0's device and dtype; "
+    "returns floats and the chains",
+    "hvi.PpcaSetup": "a dataclass of numbers",
+    "hvi.ppca_setup": "a dataclass of numbers",
     "dbm.ais_log_partition": "summarises dbm.ais_log_weights with .item()",
     "dbm.mean_bound": "returns Python floats and the values (as rbm.mean_log_likelihood)",
     "dbm.train_dbm": "trains (as vae.train_vae); refuses data on another device",

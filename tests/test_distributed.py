@@ -83,14 +83,16 @@ def test_each_rank_takes_its_slice_of_every_global_batch():
     assert len(data.Batches(torch.arange(25), batch_size=6)) == 5
 
 
-GAN_WORKER = """
+MODELS_WORKER = """
 import sys
 import torch
-from lec16 import distributed, flows, gan, gsn, lapgan
+from lec16 import distributed, flows, gan, gsn, lapgan, rbm, ssvae
+from lec16 import wake_sleep as ws
 
 rank, world = distributed.init_from_env()
 torch.manual_seed(0)
 images = torch.rand(192, 1, 28, 28)
+pixels, labels = images[:, 0, 0, :16], torch.arange(192) % 10
 players = [(gan.DCGANGenerator(width=4), gan.DCGANDiscriminator(width=4))]
 coarse, residual = lapgan.mnist_players(lapgan.mnist_setup("smoke"))
 config = gan.GANConfig(epochs=2, batch_size=32, k=2)
@@ -100,25 +102,52 @@ nice = flows.NICE(4, n_couplings=2, hidden=8, depth=1)
 nice_config = flows.NiceConfig(epochs=2, batch_size=32)
 flows.train_nice(nice, images[:, 0, 0, :4], images[:8, 0, 0, :4], nice_config)
 dae = gsn.DenoisingAutoencoder(16, 8)
-gsn.train_gsn(dae, images[:, 0, 0, :16], gsn.GSNConfig(epochs=2, batch_size=32, walkback=2))
+gsn.train_gsn(dae, pixels, gsn.GSNConfig(epochs=2, batch_size=32, walkback=2))
+m2 = ssvae.M2(x_dim=16, z_dim=2, hidden=8)
+ssl = ssvae.SSLConfig(epochs=2, batch_size=32, labelled_batch=3)
+binary = torch.bernoulli(pixels)
+ssvae.train_m2(m2, (binary[:20], labels[:20]), binary[20:], (binary, labels), ssl)
+net = ssvae.classifier_network(16, 8)
+supervised = ssvae.SSLConfig(epochs=2, labelled_batch=32)
+ssvae.train_supervised(net, (pixels, labels), (pixels, labels), supervised)
+machines = [ws.HelmholtzMachine((16, 4), latent) for latent in ("bernoulli", "gaussian")]
+for machine, rule in zip(machines, ("wake-sleep", "elbo")):
+    ws_config = ws.WakeSleepConfig(epochs=2, batch_size=32, rule=rule)
+    ws.train_helmholtz(machine, pixels, binary[:8], ws_config)
+rbms = [rbm.RBM(16, 4) for _ in range(2)]
+for machine, method in zip(rbms, ("cd", "pcd")):
+    rbm_config = rbm.RBMConfig(epochs=2, batch_size=32, method=method, k=2)
+    rbm.train_rbm(machine, pixels, binary[:8], rbm_config)
 modules = [*players[0], *coarse, *[m for pair in residual for m in pair], nice, dae]
+modules += [m2, net, *machines, *rbms]
 flat = torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
 gathered = [torch.zeros_like(flat) for _ in range(world)]
 torch.distributed.all_gather(gathered, flat)
 noise = [torch.zeros(4) for _ in range(world)]
 torch.distributed.all_gather(noise, torch.randn(4))
+# wrap_loss averages the gradient of a loss on each rank's rows into the whole batch's
+weight = torch.nn.Parameter(torch.ones(16))
+loss = distributed.wrap_loss(lambda x: (x @ weight).pow(2).mean(), [weight])
+loss(distributed.own_rows(pixels)).backward()
+whole = torch.autograd.grad((pixels @ weight).pow(2).mean(), weight)[0]
 if rank == 0:
-    torch.save({"parameters": gathered, "noise": noise}, sys.argv[1])
+    torch.save(
+        {"parameters": gathered, "noise": noise, "grad": weight.grad, "whole": whole},
+        sys.argv[1],
+    )
 """
 
 
-def test_gans_nice_and_gsn_train_as_one_model_on_two_processes(tmp_path):
-    """gan.train_gan, lapgan.train_lapgan, flows.train_nice and gsn.train_gsn under torchrun:
-    DDP keeps the models identical on every rank (DCGAN's batch norms, k = 2 discriminator
-    steps, LAPGAN's conditional levels, NICE's dequantised batches, the DAE's walkback), while
-    each rank draws noise of its own."""
-    script, out = tmp_path / "gans.py", tmp_path / "gans.pt"
-    script.write_text(GAN_WORKER)
+def test_ddp_trainers_train_as_one_model_on_two_processes(tmp_path):
+    """Every trainer that runs under torchrun (gan.train_gan, lapgan.train_lapgan,
+    flows.train_nice, gsn.train_gsn, ssvae.train_m2 and train_supervised,
+    wake_sleep.train_helmholtz by both rules, rbm.train_rbm by CD and PCD) keeps the models
+    identical on every rank (DCGAN's batch norms, k = 2 discriminator steps, LAPGAN's
+    conditional levels, NICE's dequantised batches, the DAE's walkback, M2's labelled batch
+    on every rank, wake-sleep's two phases, PCD's sliced chains), while each rank draws noise
+    of its own; and ``distributed.wrap_loss`` gives the whole batch's gradient."""
+    script, out = tmp_path / "models.py", tmp_path / "models.pt"
+    script.write_text(MODELS_WORKER)
     done = subprocess.run(
         python_on(2) + [str(script), str(out)],
         capture_output=True,
@@ -131,17 +160,10 @@ def test_gans_nice_and_gsn_train_as_one_model_on_two_processes(tmp_path):
     first, second = result["parameters"]
     assert torch.equal(first, second)
     assert not torch.equal(*result["noise"])
+    assert torch.allclose(result["grad"], result["whole"], rtol=1e-5)
 
 
-SINGLE_PROCESS_TRAINERS = [
-    "dbm.train_dbm",
-    "flows.fit_to_energy",
-    "hvi.fit_hvi",
-    "rbm.train_rbm",
-    "ssvae.train_m2",
-    "ssvae.train_supervised",
-    "wake_sleep.train_helmholtz",
-]
+SINGLE_PROCESS_TRAINERS = ["dbm.train_dbm", "flows.fit_to_energy", "hvi.fit_hvi"]
 
 
 def test_trainers_without_ddp_refuse_several_processes(tmp_path):
