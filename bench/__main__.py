@@ -142,16 +142,31 @@ if "scales" in names:
         "seconds per step: the second of two epochs of "
         f"{r['timed_steps']} steps, over {r['timed_steps']} (the first is a warm-up)",
         "",
-        "| model | paper schedule (epochs x examples / batch) | steps | seconds per "
-        "step here | hours here | hours on 8 such devices, ideal |",
+        "| model: training | paper schedule (trainings x epochs x examples / batch) "
+        "| steps | seconds per step here | hours here | hours on 8 such devices, ideal |",
         "|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
+        runs = f"{row['runs']} x " if row["runs"] > 1 else ""
         table.append(
-            f"| {row['name']} | {row['epochs']:,} x {row['examples']:,} / {row['batch']} "
-            f"| {row['steps']:,} | {row['seconds_per_step']:.4f} | {row['hours']:,.1f} "
-            f"| {row['hours'] / 8:,.1f} |"
+            f"| {row['name']} | {runs}{row['epochs']:,} x {row['examples']:,} / "
+            f"{row['batch']} | {row['steps']:,} | {row['seconds_per_step']:.4f} "
+            f"| {row['hours']:,.1f} | {row['hours'] / 8:,.1f} |"
         )
+    totals: dict[str, list] = {}  # command -> [trainings, hours]
+    for row in r["rows"]:
+        total = totals.setdefault(row["name"].split(":")[0], [0, 0.0])
+        total[0] += row["runs"]
+        total[1] += row["hours"]
+    table += [
+        "",
+        "What each `python -m lec16 train MODEL --scale paper` costs, its rows summed:",
+        "",
+        "| model | trainings | hours here | hours on 8 such devices, ideal |",
+        "|---|---|---|---|",
+    ]
+    for name, (runs, hours) in totals.items():
+        table.append(f"| {name} | {runs} | {hours:,.1f} | {hours / 8:,.1f} |")
     print("\n" + "\n".join(table))
     page = Path(__file__).resolve().parent.parent / "book" / "scale_planning.md"
     text = page.read_text()

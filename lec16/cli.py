@@ -957,11 +957,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         metrics = train_model(args.scale, args.epochs, args.out, args.seed)
-    except (
-        train.CheckpointError,
-        data.DataError,
-        distributed.SingleProcessError,
-    ) as err:
+    except (train.CheckpointError, data.DataError) as err:
         print(f"python -m lec16 train {args.model}: {err}", file=sys.stderr)
         return 1
     metrics.update(model=args.model, scale=args.scale, processes=world)

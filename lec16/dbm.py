@@ -366,8 +366,10 @@ def train_dbm(
     """SH09's learning procedure on ``x_train`` (grey levels in [0, 1], binarized afresh each
     batch), one :func:`lec16.train.fit`: per batch, mean field on the data and ``k`` sweeps of
     the persistent chains, then an SGD step on :func:`contrastive_loss`; after each epoch the
-    test digits' mean unnormalised bound (the bound + log Z, to follow training without AIS)."""
-    distributed.require_one_process("dbm.train_dbm")
+    test digits' mean unnormalised bound (the bound + log Z, to follow training without AIS).
+    Under torchrun each rank takes its slice of every batch and of the fantasy particles
+    (gathered on every rank after each step, as :func:`lec16.rbm.train_rbm`'s PCD chains), and
+    DDP averages the gradients of the contrastive loss."""
     x_train, x_test = rbm.check_training_data(
         x_train, x_test, model.weight1, model.sizes[0], "DBM"
     )
@@ -381,16 +383,20 @@ def train_dbm(
         start = torch.bernoulli(x_train[: config.batch_size])
         particles = FantasyParticles(start, torch.bernoulli(model.mean_field(start)[1]))
 
+    loss_of = distributed.wrap_loss(
+        lambda *args: contrastive_loss(model, *args), model.parameters()
+    )
+
     def step(batch):
         v_data = batch[0]
         with torch.no_grad():
             mu1, mu2 = model.mean_field(v_data, config.mean_field_steps)
-            v, h2 = particles.v, particles.h2
+            v, h2 = (distributed.own_rows(s) for s in (particles.v, particles.h2))
             for _ in range(config.k):
                 v, h1, h2 = model.gibbs_step(v, h2)
-            particles.v.copy_(v)
-            particles.h2.copy_(h2)
-        loss = contrastive_loss(model, v_data, mu1, mu2, (v, h1, h2))
+            particles.v.copy_(distributed.gather_rows(v))
+            particles.h2.copy_(distributed.gather_rows(h2))
+        loss = loss_of(v_data, mu1, mu2, (v, h1, h2))
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 

@@ -101,17 +101,25 @@ def wrap_loss(
     return DistributedDataParallel(_Loss(loss, parameters))
 
 
+def own_share(n: int) -> int:
+    """This rank's share of ``n`` draws (``n`` itself on one process): n / N, for the Monte
+    Carlo batches of the fits that have no data set (``n`` divisible by the N processes)."""
+    world = rank_and_world()[1]
+    if n % world:
+        raise ValueError(
+            f"{n} draws do not split evenly over {world} processes; use a number "
+            f"divisible by {world}"
+        )
+    return n // world
+
+
 def own_rows(rows: torch.Tensor) -> torch.Tensor:
     """This rank's slice of ``rows`` (all of them on one process): equal slices in rank order,
     as :class:`lec16.data.Batches` slices a global batch (``len(rows)`` divisible by the
     number of processes)."""
     rank, world = rank_and_world()
-    if len(rows) % world:
-        raise ValueError(
-            f"{len(rows)} rows do not split evenly over {world} processes; use a number "
-            f"divisible by {world}"
-        )
-    return rows.chunk(world)[rank] if world > 1 else rows
+    share = own_share(len(rows))
+    return rows[rank * share : (rank + 1) * share]
 
 
 def gather_rows(mine: torch.Tensor) -> torch.Tensor:
@@ -137,24 +145,6 @@ def mean_over_ranks(values: torch.Tensor) -> torch.Tensor:
     total = values.clone()
     dist.all_reduce(total)
     return total / dist.get_world_size()
-
-
-class SingleProcessError(RuntimeError):
-    """A trainer that does not average its updates was started on several processes."""
-
-
-def require_one_process(trainer: str) -> None:
-    """Refuse to run ``trainer`` on several processes: it does not average its updates with
-    DistributedDataParallel, so under torchrun each rank would silently train its own copy on
-    its shard of the data."""
-    world = rank_and_world()[1]
-    if world > 1:
-        raise SingleProcessError(
-            f"{trainer} trains on one process only (its updates are not averaged across "
-            f"processes), but this is one of {world} under torchrun: run it without "
-            "torchrun (one process trains the whole batch; the README lists the models "
-            "that train under torchrun)"
-        )
 
 
 def barrier() -> None:

@@ -125,16 +125,16 @@ def feature_net(
         x_train, y_train = data.load_mnist("train", device=device)
         torch.manual_seed(0)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        parallel = distributed.wrap(net)  # under torchrun one net over the global batch
         train.fit(
-            train.classification_step(net, opt),
+            train.classification_step(parallel, opt),
             data.Batches(x_train, y_train, batch_size=128),
             epochs,
-            modules={"net": net},
+            modules={"net": parallel},
             optimizers={"adam": opt},
             desc="feature classifier",
         )
-        # under torchrun every rank trains the same net (seed 0) and rank 0 writes it
-        if distributed.is_main():
+        if distributed.is_main():  # one writer
             train.save_checkpoint(path, {"model": net.state_dict()})
         distributed.barrier()
     net.eval()

@@ -429,16 +429,22 @@ def fit_to_energy(
     desc: str = "flow",
 ) -> train.History:
     """Minimise :func:`free_energy` of ``q`` against ``energy_fn`` with annealing; the free energy
-    at beta = 1 from ``eval_samples`` samples is recorded after each epoch (``free_energy``)."""
-    distributed.require_one_process("flows.fit_to_energy")
+    at beta = 1 from ``eval_samples`` samples is recorded after each epoch (``free_energy``).
+    Under torchrun each rank draws its share of the ``batch_size`` samples of every step and
+    DDP averages the gradients."""
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(q.parameters(), lr=config.lr)
     else:
         optimizer = torch.optim.RMSprop(q.parameters(), lr=config.lr, momentum=0.9)
 
+    share = distributed.own_share(config.batch_size)
+    annealed_free_energy = distributed.wrap_loss(
+        lambda beta: free_energy(q, energy_fn, share, beta), q.parameters()
+    )
+
     def step(t):
         beta = min(1.0, 0.01 + t / config.anneal_steps)
-        loss = free_energy(q, energy_fn, config.batch_size, beta)
+        loss = annealed_free_energy(beta)
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 

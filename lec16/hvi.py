@@ -188,16 +188,21 @@ def fit_hvi(
 ) -> train.History:
     """Maximise the auxiliary bound over the step sizes and reverse models (q_0 fixed) with
     Adam, one :func:`lec16.train.fit`; records ``bound``, the mean of ``eval_samples`` log
-    weights (nats), after each epoch of ``steps_per_epoch`` steps."""
-    distributed.require_one_process("hvi.fit_hvi")
+    weights (nats), after each epoch of ``steps_per_epoch`` steps. Under torchrun each rank
+    runs its share of the ``batch_size`` chains of every step and DDP averages the
+    gradients."""
     if not model.n_transitions:
         raise ValueError(
             "an HVI with no transitions has nothing to train: its bound is q_0's ELBO"
         )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    share = distributed.own_share(config.batch_size)
+    negative_bound = distributed.wrap_loss(
+        lambda: -log_weights(model, q0, log_target, share).mean(), model.parameters()
+    )
 
     def step(_):
-        loss = -log_weights(model, q0, log_target, config.batch_size).mean()
+        loss = negative_bound()
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 

@@ -777,10 +777,9 @@ NOT_ON_META = {
     "cli.main": "the command line: arguments in, an exit status out (tests/test_cli.py)",
     "distributed.rank_and_world": "returns two ints",
     "distributed.is_main": "returns a bool",
+    "distributed.own_share": "returns an int",
     "distributed.init_from_env": "joins torchrun's process group (tests/test_distributed.py)",
     "distributed.barrier": "synchronises processes; no tensors",
-    "distributed.require_one_process": "reads the process group's size; no tensors "
-    "(tests/test_distributed.py)",
     "flows.fit_to_energy": "trains (as vae.train_vae)",
     "flows.train_nice": "trains (as vae.train_vae)",
     "flows.NiceConfig": "a dataclass of numbers",
