@@ -42,35 +42,19 @@ from lec16 import (
 )
 from lec16 import wake_sleep as ws
 
-MODELS = (
-    "vae",
-    "iwae",
-    "diffusion",
-    "diffusion_eps",
-    "nice",
-    "gan",
-    "dcgan",
-    "lapgan",
-    "m2",
-    "m1m2",
-    "flow_vae",
-    "gsn",
-    "rbm",
-    "wake_sleep",
-    "dbn",
-    "dbm",
-)
-
 
 def _epoch_seconds(histories) -> float:
     """The second epoch's seconds, summed over the histories (LAPGAN: one per level)."""
     return sum(h.records[1]["seconds"] - h.records[0]["seconds"] for h in histories)
 
 
-def _row(epochs: int, examples: int, batch: int, histories, runs: int = 1) -> dict:
+def _row(
+    epochs: int, examples: int, batch: int, histories, runs: int = 1, part=None
+) -> dict:
     """A training's paper schedule (``runs`` trainings of it) and the seconds of its timed
-    epoch."""
+    epoch; ``part`` names the training among its command's."""
     return {
+        "part": part,
         "epochs": epochs,
         "examples": examples,
         "batch": batch,
@@ -79,11 +63,13 @@ def _row(epochs: int, examples: int, batch: int, histories, runs: int = 1) -> di
     }
 
 
-def _pixels(steps: int, batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``steps`` batches of grey levels in [0, 1] and 20 binary test digits."""
+def _pixels(
+    steps: int, batch: int, device, width: int = 784
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``steps`` batches of grey levels in [0, 1] and 20 binary test examples."""
     return (
-        torch.rand(steps * batch, 784, device=device),
-        torch.rand(20, 784, device=device).round(),
+        torch.rand(steps * batch, width, device=device),
+        torch.rand(20, width, device=device).round(),
     )
 
 
@@ -100,10 +86,7 @@ def _m2(codes: bool, steps: int, device) -> list[dict]:
         x, x_test = _pixels(steps, config.batch_size, device)
         history = vae.train_vae(m1, x, x_test, dataclasses.replace(config, epochs=2))
         rows.append(
-            {
-                "part": "M1",
-                **_row(config.epochs, setup.n_train, config.batch_size, [history]),
-            }
+            _row(config.epochs, setup.n_train, config.batch_size, [history], part="M1")
         )
     x_dim = ssvae.M1_ARCHITECTURE.latent if codes else 784
     for n_labels in setup.label_counts:
@@ -129,16 +112,14 @@ def _m2(codes: bool, steps: int, device) -> list[dict]:
         )
         n_unlabelled = setup.n_train - n_labels  # an epoch is one pass over them
         rows.append(
-            {
-                "part": f"M2, {n_labels} labels",
-                **_row(
-                    config.epochs,
-                    n_unlabelled,
-                    config.batch_size,
-                    [history],
-                    setup.label_draws,
-                ),
-            }
+            _row(
+                config.epochs,
+                n_unlabelled,
+                config.batch_size,
+                [history],
+                setup.label_draws,
+                part=f"M2, {n_labels} labels",
+            )
         )
     return rows
 
@@ -158,10 +139,7 @@ def _flow_vae(steps: int, device) -> list[dict]:
             model, x, x_test, dataclasses.replace(config, epochs=2), objective=objective
         )
         rows.append(
-            {
-                "part": name,
-                **_row(config.epochs, setup.n_train, config.batch_size, [history]),
-            }
+            _row(config.epochs, setup.n_train, config.batch_size, [history], part=name)
         )
     return rows
 
@@ -177,10 +155,13 @@ def _gsn(steps: int, device) -> list[dict]:
         dae = gsn.mnist_dae(setup).to(device)
         history = gsn.train_gsn(dae, x, dataclasses.replace(config, epochs=2))
         rows.append(
-            {
-                "part": f"walkback {walkback}",
-                **_row(config.epochs, setup.n_train, config.batch_size, [history]),
-            }
+            _row(
+                config.epochs,
+                setup.n_train,
+                config.batch_size,
+                [history],
+                part=f"walkback {walkback}",
+            )
         )
     return rows
 
@@ -189,13 +170,12 @@ def _rbm_rows(named_configs, sizes, n_train: int, steps: int, device) -> list[di
     """An RBM of ``sizes`` trained by each of ``named_configs`` (name -> RBMConfig)."""
     rows = []
     for name, config in named_configs.items():
-        x = torch.rand(steps * config.batch_size, sizes[0], device=device)
-        x_test = torch.rand(20, sizes[0], device=device).round()
+        x, x_test = _pixels(steps, config.batch_size, device, width=sizes[0])
         torch.manual_seed(0)
         model = rbm.RBM(*sizes).to(device)
         history = rbm.train_rbm(model, x, x_test, dataclasses.replace(config, epochs=2))
         rows.append(
-            {"part": name, **_row(config.epochs, n_train, config.batch_size, [history])}
+            _row(config.epochs, n_train, config.batch_size, [history], part=name)
         )
     return rows
 
@@ -233,10 +213,7 @@ def _dbm(steps: int, device) -> list[dict]:
     model = dbm.DBM(*setup.sizes).to(device)
     history = dbm.train_dbm(model, x, x_test, dataclasses.replace(config, epochs=2))
     rows.append(
-        {
-            "part": "DBM",
-            **_row(config.epochs, setup.n_train, config.batch_size, [history]),
-        }
+        _row(config.epochs, setup.n_train, config.batch_size, [history], part="DBM")
     )
     return rows
 
@@ -254,10 +231,7 @@ def _wake_sleep(steps: int, device) -> list[dict]:
             model, x, x_test, dataclasses.replace(config, epochs=2)
         )
         rows.append(
-            {
-                "part": name,
-                **_row(config.epochs, setup.n_train, config.batch_size, [history]),
-            }
+            _row(config.epochs, setup.n_train, config.batch_size, [history], part=name)
         )
     return rows
 
@@ -351,6 +325,7 @@ MEASURE = {
     "dbn": _dbn,
     "dbm": _dbm,
 }
+MODELS = tuple(MEASURE)
 
 
 def run(steps: int | None = None, models=MODELS) -> dict:
@@ -364,7 +339,7 @@ def run(steps: int | None = None, models=MODELS) -> dict:
         with contextlib.redirect_stdout(io.StringIO()):  # the trainers' epoch lines
             measured = MEASURE[name](steps, device)
         for row in measured:
-            part = row.pop("part", None)
+            part = row.pop("part")
             row["name"] = name if part is None else f"{name}: {part}"
             row["seconds_per_step"] = row.pop("seconds") / steps
             row["steps"] = (

@@ -93,12 +93,7 @@ def wrap_loss(
     every parameter it holds to receive a gradient). Buffers are not synchronised."""
     if rank_and_world()[1] == 1:
         return loss
-    parameters = list(parameters)
-    if parameters[0].device.type == "cuda":
-        device = parameters[0].device
-        index = torch.cuda.current_device() if device.index is None else device.index
-        return DistributedDataParallel(_Loss(loss, parameters), device_ids=[index])
-    return DistributedDataParallel(_Loss(loss, parameters))
+    return wrap(_Loss(loss, list(parameters)))
 
 
 def own_share(n: int) -> int:
