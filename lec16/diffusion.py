@@ -224,8 +224,9 @@ class ReverseNet(nn.Module):
     outputs), then a readout whose weights depend on t through :func:`temporal_basis`. With
     ``pixel_hidden=None`` the readout is linear in the trunk's features (the swiss roll's);
     otherwise the trunk gives ``trunk_features // dim`` features per coordinate which, with the
-    coordinate's own value, go through a small network shared by all coordinates (two tanh layers
-    of ``pixel_hidden`` units, the paper's 1x1 convolutions, Figure D.1). The last layer starts at
+    coordinate's own value, go through a small network shared by all coordinates (one layer of
+    ``pixel_hidden`` leaky rectifiers, the paper's 1x1 convolutions, Figure D.1; the reference
+    code's ``n_layers_dense_upper=2`` counts this layer and the readout). The last layer starts at
     zero, so an untrained model's reverse step is the forward kernel's own (see
     :meth:`DiffusionModel.reverse`)."""
 
@@ -254,10 +255,7 @@ class ReverseNet(nn.Module):
                 )
             c = trunk_features // dim
             self.pixel = nn.Sequential(
-                nn.Linear(c + 1, pixel_hidden),
-                nn.Tanh(),
-                nn.Linear(pixel_hidden, pixel_hidden),
-                nn.Tanh(),
+                nn.Linear(c + 1, pixel_hidden), leaky_rectifier()
             )
             self.readout = nn.Linear(pixel_hidden, 2 * j)
         nn.init.zeros_(self.readout.weight)
@@ -284,25 +282,32 @@ def swiss_roll_net(T: int, units: int = 16) -> ReverseNet:
     return ReverseNet(NormalizedRBF(2, units), units, dim=2, T=T)
 
 
+def leaky_rectifier() -> nn.Module:
+    """The reference code's nonlinearity, ``dense_nonlinearity = LeakyRelu()``: slope 0.05 below
+    zero (its tanh is commented out)."""
+    return nn.LeakyReLU(0.05)
+
+
 def dense_net(
     dim: int,
     T: int,
     hidden: int = 500,
-    depth: int = 4,
+    depth: int = 3,
     features_per_pixel: int = 2,
     pixel_hidden: int = 20,
     n_basis: int = 10,
 ) -> ReverseNet:
     """The paper's MNIST network (Figure D.1, "for MNIST the dense pathway was used to the
-    exclusion of the multi-scale convolutional pathway"; sizes from the reference code): ``depth``
-    tanh layers of ``hidden`` units on the whole image, ``features_per_pixel`` outputs per pixel,
-    two per-pixel tanh layers of ``pixel_hidden`` units, a readout over ``n_basis`` temporal bumps."""
+    exclusion of the multi-scale convolutional pathway"; sizes and nonlinearity from the reference
+    code, whose dense pathway has ``n_layers_conv=4`` layers): ``depth`` layers of ``hidden`` units
+    on the whole image and a fourth to ``features_per_pixel`` outputs per pixel, every one followed
+    by a :func:`leaky_rectifier`, then one per-pixel layer of ``pixel_hidden`` units and a readout
+    over ``n_basis`` temporal bumps."""
     check_positive("depth", depth, integer=True)
     layers, width = [], dim
-    for _ in range(depth):
-        layers += [nn.Linear(width, hidden), nn.Tanh()]
-        width = hidden
-    layers.append(nn.Linear(width, dim * features_per_pixel))
+    for out in [hidden] * depth + [dim * features_per_pixel]:
+        layers += [nn.Linear(width, out), leaky_rectifier()]
+        width = out
     trunk = nn.Sequential(*layers)
     return ReverseNet(trunk, dim * features_per_pixel, dim, T, n_basis, pixel_hidden)
 

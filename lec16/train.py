@@ -124,18 +124,35 @@ def warmup(
 
 class EMA:
     """A per-step hook keeping an exponential moving average of a module's weights (and buffers),
-    ``average = decay * average + (1 - decay) * weights``, with torch's ``AveragedModel``;
-    ``ema.module`` is the averaged copy to evaluate or sample from."""
+    ``average = d_n * average + (1 - d_n) * weights`` at the n-th update, with torch's
+    ``AveragedModel``; ``ema.module`` is the averaged copy to evaluate or sample from.
+
+    The decay warms up, ``d_n = min(decay, (1 + n) / (10 + n))`` (the ``num_updates`` rule of
+    TensorFlow's ``ExponentialMovingAverage``): with a constant 0.999, a run of a few thousand
+    steps would still carry a large share of its first, untrained weights (0.999^2000 = 14 %)."""
 
     def __init__(self, module: torch.nn.Module, decay: float = 0.999):
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        from torch.optim.swa_utils import AveragedModel
 
         if not 0 < decay < 1:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay!r}")
         self.source = module
+        self.decay = decay
         self.averaged = AveragedModel(
-            module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True
+            module, multi_avg_fn=self._average, use_buffers=True
         )
+
+    @torch.no_grad()
+    def _average(
+        self, averaged: list[torch.Tensor], weights: list[torch.Tensor], n: torch.Tensor
+    ) -> None:
+        # a tensor weight on the parameters' device: no host sync for the warm-up
+        decay = torch.clamp((1 + n) / (10 + n), max=self.decay)
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(averaged, weights, 1 - decay.to(averaged[0].dtype))
+        else:  # integer buffers (counters) follow the weights
+            for average, weight in zip(averaged, weights, strict=True):
+                average.copy_(weight)
 
     @property
     def module(self) -> torch.nn.Module:

@@ -525,6 +525,7 @@ CASES = {
     "diffusion.dense_net": lambda dev: diffusion.dense_net(
         6, 4, hidden=8, depth=1, pixel_hidden=3, n_basis=2
     ).to(dev)(_on(dev, 3, 6), 2),
+    "diffusion.leaky_rectifier": lambda dev: diffusion.leaky_rectifier()(_on(dev, 3)),
     "diffusion.trajectory_log_ratio": lambda dev: diffusion.trajectory_log_ratio(
         _diffusion_model(dev), _on(dev, 3, 6)
     ),

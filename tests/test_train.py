@@ -460,3 +460,22 @@ def test_long_log_lines_wrap_their_metrics_to_the_book_column(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) > 2 and all(len(line) <= 88 for line in lines), lines
     assert all(f"{n} 1.5" in "\n".join(lines) for n in names), "a metric split apart"
+
+
+def test_ema_decay_warms_up_then_holds():
+    # d_n = min(decay, (1 + n) / (10 + n)): the n-th update keeps d_n of the average
+    w = torch.nn.Linear(1, 1, bias=False)
+    ema = train.EMA(w, decay=0.3)
+    expected, capped = None, 0
+    for n, value in enumerate([0.0, 1.0, 3.0, 7.0, 15.0]):
+        with torch.no_grad():
+            w.weight.fill_(value)
+        ema()
+        if n == 0:
+            expected = value  # the first update copies the weights
+        else:
+            d = min(0.3, (1 + n) / (10 + n))
+            capped += d == 0.3
+            expected = d * expected + (1 - d) * value
+        assert ema.module.weight.item() == pytest.approx(expected)
+    assert capped == 2  # n = 3, 4 ran at the cap, n = 1, 2 below it
