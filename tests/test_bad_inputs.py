@@ -753,6 +753,16 @@ CASES = [
         r"parametrization='score' is not valid; choose one of: 'mean', 'epsilon'",
     ),
     (
+        "DiffusionModel(time_sampling='adaptive')",
+        lambda: diffusion.DiffusionModel(
+            diffusion.GaussianDiffusion(diffusion.sohl_dickstein_schedule(4)),
+            diffusion.swiss_roll_net(4, units=3),
+            time_sampling="adaptive",
+        ),
+        ValueError,
+        r"time_sampling='adaptive' is not valid; choose one of: 'uniform', 'importance'",
+    ),
+    (
         "a 2-D diffusion model given 3-D points",
         lambda: _tiny_diffusion()(torch.zeros(5, 3)),
         ValueError,

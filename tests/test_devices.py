@@ -261,12 +261,21 @@ def _vae_outputs(dev):
     ]
 
 
-def _diffusion_model(dev, parametrization="mean", T=4):
+def _diffusion_model(dev, parametrization="mean", T=4, time_sampling="uniform"):
     return diffusion.DiffusionModel(
         diffusion.GaussianDiffusion(diffusion.sohl_dickstein_schedule(T, device=dev)),
         diffusion.dense_net(6, T, hidden=8, depth=1, pixel_hidden=3, n_basis=2),
         parametrization,
+        time_sampling,
     ).to(dev)
+
+
+def _time_sampler_outputs(dev):
+    sampler = diffusion.TimeSampler(4, "importance", warmup=1).to(dev)
+    t, weight = sampler.draw(5)
+    sampler.record(t, _on(dev, 5))
+    model = _diffusion_model(dev, time_sampling="importance")
+    return [t, weight, sampler.probabilities(), *sampler.draw(3), model(_on(dev, 3, 6))]
 
 
 def _diffusion_outputs(dev):
@@ -482,6 +491,7 @@ CASES = {
     # diffusion
     "diffusion.GaussianDiffusion": _diffusion_outputs,
     "diffusion.DiffusionModel": _inpainting_outputs,
+    "diffusion.TimeSampler": _time_sampler_outputs,
     "diffusion.sohl_dickstein_schedule": lambda dev: diffusion.sohl_dickstein_schedule(
         5, device=dev
     ),

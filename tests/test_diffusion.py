@@ -105,6 +105,64 @@ def test_the_sampled_bound_is_unbiased():
     assert ((one_step.mean(0) - every_step.mean(0)).abs() < 5 * se).all()
 
 
+def _warmed_up_sampler(losses, kind="importance"):
+    """A sampler that has seen each step t = 2 ... T draw the loss losses[t - 2], warmup times."""
+    sampler = dm.TimeSampler(len(losses) + 1, kind)
+    t = torch.arange(2, len(losses) + 2).repeat(sampler.warmup)
+    sampler.record(t, losses.repeat(sampler.warmup))
+    return sampler
+
+
+def test_time_sampler_is_uniform_until_every_step_is_warmed_up():
+    sampler = dm.TimeSampler(6, "importance")
+    sampler.record(torch.tensor([2, 3, 4, 5, 6] * 9), torch.arange(45.0))
+    assert torch.allclose(sampler.probabilities(), torch.full((5,), 0.2))
+    t, weight = sampler.draw(1000)
+    assert t.min() >= 2 and t.max() <= 6 and torch.allclose(weight, torch.ones(1000))
+
+
+def test_importance_sampled_times_follow_the_root_mean_square_loss():
+    """After the warm-up p_t is proportional to sqrt(E[L_t^2]) (mixed with 0.1 % uniform), and
+    a batch that draws one step twice folds in the mean of its squared losses."""
+    losses = torch.tensor([1.0, 2.0, 4.0, 8.0, 16.0])
+    sampler = _warmed_up_sampler(losses)
+    expected = 0.999 * losses / losses.sum() + 0.001 / 5
+    assert torch.allclose(sampler.probabilities(), expected)
+    before = sampler.second_moment.clone()
+    sampler.record(torch.tensor([2, 2]), torch.tensor([3.0, 5.0]))  # mean square 17
+    assert sampler.second_moment[0] == pytest.approx(0.9 * 1 + 0.1 * 17)
+    assert torch.equal(sampler.second_moment[1:], before[1:])
+    assert sampler.draws[0] == sampler.warmup + 2
+
+
+@pytest.mark.parametrize("kind", ["uniform", "importance"])
+def test_weighted_draws_estimate_the_sum_over_steps_without_bias(kind):
+    """E[(T - 1) w_t L_t] = sum_t p_t (T - 1) L_t / ((T - 1) p_t) = sum_t L_t for any p: exactly
+    over the probabilities, and by Monte Carlo over the draws."""
+    losses = torch.tensor([50.0, 10.0, 3.0, 1.0, 0.5], dtype=torch.float64)
+    sampler = _warmed_up_sampler(losses.float(), kind)
+    p = sampler.probabilities().double()
+    weights = 1 / (len(p) * p)
+    assert torch.allclose((p * len(p) * weights * losses).sum(), losses.sum())
+    torch.manual_seed(0)
+    t, w = sampler.draw(400_000)
+    estimate = len(p) * w.double() * losses[t - 2]
+    assert abs(estimate.mean() - losses.sum()) < 5 * estimate.std() / len(t) ** 0.5
+    if kind == "importance":  # the point of it: a smaller variance than uniform draws
+        uniform = len(p) * losses
+        assert estimate.var() < 0.2 * uniform.var()
+
+
+def test_model_records_its_training_losses_and_weights_them():
+    model = _small_model(T=4)
+    model.times = dm.TimeSampler(4, "importance", warmup=2)
+    x0 = torch.randn(300, 2, dtype=torch.float64)
+    model(x0)
+    assert model.times.draws.sum() == 300 and (model.times.draws >= 2).all()
+    assert (model.times.second_moment > 0).all()
+    assert not torch.allclose(model.times.probabilities(), torch.full((3,), 1 / 3))
+
+
 def test_an_untrained_model_reverses_with_the_forward_kernel():
     net = dm.swiss_roll_net(6)
     model = dm.DiffusionModel(dm.GaussianDiffusion(dm.sohl_dickstein_schedule(6)), net)

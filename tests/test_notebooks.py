@@ -332,6 +332,12 @@ def check_diffusion(m):
         )
         assert 0 <= m["mnist_confident_share"][name] <= 1
         assert _finite(m["mnist_parzen"][name])
+        frechet = m["mnist_frechet"]
+        assert frechet[name] < 0.9 * frechet[f"{name}, untrained"], frechet
+        agreement = m["inpainting_agreement"]
+        assert (
+            agreement[f"{name}, inpainted"] > agreement[f"{name}, unconditional"] + 0.2
+        ), agreement
 
 
 def check_boltzmann_machines(m):
