@@ -267,9 +267,7 @@ class ReverseNet(nn.Module):
         h = self.trunk(xt)
         weights = self.basis[t - 1]
         weights = weights.expand(b, j) if weights.ndim == 1 else weights
-        if (
-            self.pixel is None
-        ):  # J readouts per function and coordinate, mixed by the weights
+        if self.pixel is None:  # J readouts per coordinate, mixed by the weights
             coefficients = self.readout(h).reshape(b, 2, self.dim, j)
             z = torch.einsum("bkdj,bj->bkd", coefficients, weights)
             return z[:, 0], z[:, 1]
