@@ -153,7 +153,7 @@ def test_weighted_draws_estimate_the_sum_over_steps_without_bias(kind):
         assert estimate.var() < 0.2 * uniform.var()
 
 
-def test_model_records_its_training_losses_and_weights_them():
+def test_model_records_its_training_losses():
     model = _small_model(T=4)
     model.times = dm.TimeSampler(4, "importance", warmup=2)
     x0 = torch.randn(300, 2, dtype=torch.float64)
