@@ -1,8 +1,9 @@
 # lec16 companion. Two commands on a fresh machine (Python 3.11, pip, npm):
 #   make book   set up, fetch the data, build the HTML book into _build/html (never trains)
-#   make test   the same set-up and book, then the unit, notebook and browser tests
-# Other targets: make run NB=notebooks/01_em.ipynb (re-execute a notebook in place at default
-# scale, for committing), make run-all, make bench, make clean.
+#   make test   the same set-up and book, then every test: what CI runs (.ci/run)
+# Between commits: make check (ruff and the unit tests; no book, no notebooks; minutes).
+# Other targets: make run NB=notebooks/01_em_and_the_bound.ipynb (re-execute a notebook in place
+# at default scale, for committing), make run-all, make bench, make clean.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,7 +13,7 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX := book/_mathjax/mathjax/es5/tex-mml-chtml.js
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup data system-packages book test run run-all bench clean
+.PHONY: setup data system-packages book lint check test run run-all bench clean
 
 setup: $(STAMP) data system-packages $(MATHJAX)
 
@@ -23,8 +24,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 data: $(STAMP)
-	$(BIN)/python -m lec16.data fetch mnist
-	$(BIN)/python -m lec16.data fetch fashion-mnist --optional
+	$(BIN)/python -m lec16 fetch mnist
+	$(BIN)/python -m lec16 fetch fashion-mnist --optional
 
 # Debian packages the tests and notebooks use, installed when we may (root with apt-get);
 # otherwise the browser test is skipped (outside CI) and Fashion-MNIST comes from torchvision.
@@ -52,20 +53,25 @@ $(MATHJAX):
 book: setup
 	$(BIN)/jupyter-book build . --all -nW --keep-going  # --all: a TOC change must reach every sidebar
 
-# Lint and format checks (ruff), then one pytest run: unit tests, notebook conventions, the browser
-# checks of the built book, nbval at smoke scale (cells tagged nbval-check-output must reproduce
-# their outputs), then each notebook's recorded metrics from that same run (tests/conftest.py orders
-# them last; one notebook also runs through papermill, which injects its parameters). The CLI's
-# smoke runs (tests/test_cli.py, before nbval) write their checkpoints where the notebooks look,
-# so each chapter loads the command's models instead of training them again, and refuses them if
-# its configuration differs.
-test: book
+lint: $(STAMP)
 	$(BIN)/ruff check lec16 tests bench notebooks
 	$(BIN)/ruff format --check lec16 tests bench notebooks
-	ckpt=$$(mktemp -d) && LEC16_PROGRESS=0 LEC16_SCALE=smoke LEC16_CLI_RUNS=$$ckpt/cli \
-	  LEC16_CHECKPOINTS=$$ckpt/cli/checkpoints LEC16_METRICS_DIR=$$ckpt/metrics MPLBACKEND=agg \
+
+# The unit tests: lec16's functions, models, trainers, experiments' set-ups, the command line
+# (one smoke run), devices on meta, bad inputs. No book, no notebooks.
+check: lint data
+	LEC16_PROGRESS=0 MPLBACKEND=agg $(BIN)/python -m pytest -q -m "not browser and not notebooks" \
+	  --durations=10 tests
+
+# Everything: the unit tests, the browser checks of the built book, papermill's override of a
+# parameters cell, and every notebook run once at smoke scale by nbval (their asserts are the
+# chapters' checks; cells tagged nbval-check-output must reproduce their committed output). The
+# notebooks write checkpoints and metrics into a temporary folder, each chapter under its slug.
+test: lint book
+	tmp=$$(mktemp -d) && LEC16_PROGRESS=0 LEC16_SCALE=smoke LEC16_CHECKPOINTS=$$tmp/checkpoints \
+	  LEC16_METRICS_DIR=$$tmp/metrics MPLBACKEND=agg \
 	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env --durations=25 tests notebooks; \
-	  status=$$?; rm -rf $$ckpt; exit $$status
+	  status=$$?; rm -rf $$tmp; exit $$status
 
 # LEC16_SCALE=paper picks another scale; LEC16_CHECKPOINTS=runs/checkpoints loads the models that
 # `python -m lec16 train ... --out runs` trained (a path from here: the notebook runs in its folder).

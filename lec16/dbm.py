@@ -42,8 +42,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lec16 import distributed, rbm, train
-from lec16.scales import check_positive, choose
+from lec16 import checks, distributed, rbm, train
+from lec16.rbm import check_batch_shapes, check_instance, check_log_partition
+from lec16.scales import check_positive
+
+__all__ = [
+    "DBM",
+    "DBMConfig",
+    "FantasyParticles",
+    "ais_log_partition",
+    "ais_log_weights",
+    "contrastive_loss",
+    "from_rbm",
+    "mean_bound",
+    "train_dbm",
+    "train_on_rbm",
+]
 
 
 class DBM(nn.Module):
@@ -70,20 +84,52 @@ class DBM(nn.Module):
         """(n_visible, n_hidden1, n_hidden2)."""
         return (*self.weight1.shape, self.weight2.shape[1])
 
-    def visible(self, v: torch.Tensor) -> torch.Tensor:
-        """``v`` flattened per example and cast to the weights' dtype, after checking its size."""
+    def visible(
+        self, v: torch.Tensor, name: str = "v", values=checks.intensities
+    ) -> torch.Tensor:
+        """``v`` flattened per example and cast to the weights' dtype, after checking it: a
+        tensor of examples on the DBM's device, n_visible values each, passing ``values``
+        (:func:`lec16.checks.intensities`: in [0, 1]; :func:`lec16.checks.binary`); integer
+        and boolean states are accepted and converted."""
+        v = self._visible(checks.tensor(name, v, floating=False), name)
+        checks.like(name, v, self.weight1, "the DBM")
+        return values(name, v)
+
+    def _visible(self, v: torch.Tensor, name: str = "v") -> torch.Tensor:
         v = v.flatten(1) if v.dim() > 2 else v
         if v.shape[-1] != self.sizes[0]:
             raise ValueError(
-                f"v has {v.shape[-1]} units in its last dimension but the DBM has "
+                f"{name} has {v.shape[-1]} units in its last dimension but the DBM has "
                 f"{self.sizes[0]} visible units"
             )
         return v.to(self.weight1.dtype)
 
+    def hidden(self, h: torch.Tensor, name: str, layer: int) -> torch.Tensor:
+        """States (or mean-field probabilities) ``h`` of hidden layer ``layer`` (1 or 2),
+        checked: a tensor on the DBM's device with the layer's number of units in its last
+        dimension and values in [0, 1]; returned cast to the weights' dtype."""
+        size = self.sizes[layer]
+        h = checks.tensor(name, h, floating=False)
+        if h.shape[-1] != size:
+            raise ValueError(
+                f"{name} has {h.shape[-1]} units in its last dimension but the DBM's hidden "
+                f"layer {layer} has {size}"
+            )
+        h = h.to(self.weight1.dtype)
+        checks.like(name, h, self.weight1, "the DBM")
+        return checks.intensities(name, h)
+
     def energy(self, v, h1, h2) -> torch.Tensor:
         """E(v, h1, h2) per row; with mean-field probabilities in place of h1 and h2 it is the
-        expected energy under the factorised q (E is linear in each layer)."""
-        v = self.visible(v)
+        expected energy under the factorised q (E is linear in each layer). Values in [0,
+        1]."""
+        check_batch_shapes(
+            v=self.visible(v), h1=self.hidden(h1, "h1", 1), h2=self.hidden(h2, "h2", 2)
+        )
+        return self._energy(v, h1, h2)
+
+    def _energy(self, v, h1, h2) -> torch.Tensor:
+        v = self._visible(v)
         h1, h2 = h1.to(v.dtype), h2.to(v.dtype)
         return -(
             ((v @ self.weight1) * h1).sum(-1)
@@ -96,20 +142,32 @@ class DBM(nn.Module):
     def hidden1_probs(self, v: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
         """p(h1_j = 1 | v, h2) = sigmoid(c1_j + v^T W1_{:j} + W2_{j:} h2) (also the mean-field
         update of mu1 with mu2 in place of h2)."""
+        check_batch_shapes(v=self.visible(v), h2=self.hidden(h2, "h2", 2))
+        return self._hidden1_probs(v, h2)
+
+    def _hidden1_probs(self, v: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(
-            self.visible(v) @ self.weight1
+            self._visible(v) @ self.weight1
             + h2.to(self.weight2.dtype) @ self.weight2.T
             + self.hidden1_bias
         )
 
     def hidden2_probs(self, h1: torch.Tensor) -> torch.Tensor:
         """p(h2_m = 1 | h1) = sigmoid(c2_m + h1^T W2_{:m})."""
+        self.hidden(h1, "h1", 1)
+        return self._hidden2_probs(h1)
+
+    def _hidden2_probs(self, h1: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(
             h1.to(self.weight2.dtype) @ self.weight2 + self.hidden2_bias
         )
 
     def visible_probs(self, h1: torch.Tensor) -> torch.Tensor:
         """p(v_i = 1 | h1) = sigmoid(b_i + W1_{i:} h1)."""
+        self.hidden(h1, "h1", 1)
+        return self._visible_probs(h1)
+
+    def _visible_probs(self, h1: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(
             h1.to(self.weight1.dtype) @ self.weight1.T + self.visible_bias
         )
@@ -119,11 +177,17 @@ class DBM(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One sweep of the two-block Gibbs sampler: h1 ~ p(h1 | v, h2), then v and h2 (which
         are independent given h1); returns (v', h1, h2')."""
-        h1 = torch.bernoulli(self.hidden1_probs(v, h2))
+        check_batch_shapes(v=self.visible(v), h2=self.hidden(h2, "h2", 2))
+        return self._gibbs_step(v, h2)
+
+    def _gibbs_step(
+        self, v: torch.Tensor, h2: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h1 = torch.bernoulli(self._hidden1_probs(v, h2))
         return (
-            torch.bernoulli(self.visible_probs(h1)),
+            torch.bernoulli(self._visible_probs(h1)),
             h1,
-            torch.bernoulli(self.hidden2_probs(h1)),
+            torch.bernoulli(self._hidden2_probs(h1)),
         )
 
     def mean_field(
@@ -131,15 +195,21 @@ class DBM(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``steps`` rounds of the fixed-point iteration mu1 <- sigmoid(c1 + W1^T v + W2 mu2),
         mu2 <- sigmoid(c2 + W2^T mu1), started from the bottom-up pass mu1 = sigmoid(c1 + W1^T
-        v) (that is, mu2 = 0 in the first update); returns (mu1, mu2)."""
+        v) (that is, mu2 = 0 in the first update); returns (mu1, mu2). ``v`` in [0, 1]."""
         check_positive("steps", steps, integer=True)
-        v = self.visible(v)
+        self.visible(v)
+        return self._mean_field(v, steps)
+
+    def _mean_field(
+        self, v: torch.Tensor, steps: int = 30
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        v = self._visible(v)
         bottom_up = v @ self.weight1 + self.hidden1_bias  # the same in every round
         mu1 = torch.sigmoid(bottom_up)
-        mu2 = self.hidden2_probs(mu1)
+        mu2 = self._hidden2_probs(mu1)
         for _ in range(steps - 1):
             mu1 = torch.sigmoid(bottom_up + mu2 @ self.weight2.T)
-            mu2 = self.hidden2_probs(mu1)
+            mu2 = self._hidden2_probs(mu1)
         return mu1, mu2
 
     def mean_field_bound(
@@ -151,9 +221,25 @@ class DBM(nn.Module):
     ) -> torch.Tensor:
         """The variational bound -E_q[E(v, h1, h2)] + H(q) - log Z per row of ``v``, for the
         factorised q with means ``mu1``, ``mu2`` (nats; without ``log_partition`` the
-        unnormalised bound)."""
+        unnormalised bound). ``v`` binary; ``log_partition`` a number or a one-element
+        tensor."""
+        check_batch_shapes(
+            v=self.visible(v, values=checks.binary),
+            mu1=self.hidden(mu1, "mu1", 1),
+            mu2=self.hidden(mu2, "mu2", 2),
+        )
+        check_log_partition("log_partition", log_partition)
+        return self._mean_field_bound(v, mu1, mu2, log_partition)
+
+    def _mean_field_bound(
+        self,
+        v: torch.Tensor,
+        mu1: torch.Tensor,
+        mu2: torch.Tensor,
+        log_partition: torch.Tensor | float = 0.0,
+    ) -> torch.Tensor:
         return (
-            -self.energy(v, mu1, mu2)
+            -self._energy(v, mu1, mu2)
             + _bernoulli_entropy(mu1)
             + _bernoulli_entropy(mu2)
             - log_partition
@@ -162,10 +248,15 @@ class DBM(nn.Module):
     def log_marginal_h1(self, h1: torch.Tensor) -> torch.Tensor:
         """log p*(h1) = log sum_{v, h2} exp(-E(v, h1, h2)) = c1^T h1 + sum_i softplus(b_i +
         W1_{i:} h1) + sum_m softplus(c2_m + h1^T W2_{:m}), per row of ``h1``."""
+        self.hidden(h1, "h1", 1)
         return _log_marginal_h1(h1.to(self.weight1.dtype), *self.parameter_tensors())
 
     def parameter_tensors(self, dtype: torch.dtype | None = None):
         """(W1, W2, b, c1, c2), cast to ``dtype`` when given (float64 for enumerations)."""
+        if dtype is not None and not isinstance(dtype, torch.dtype):
+            raise ValueError(
+                f"dtype must be a torch.dtype such as torch.float64, or None; got {dtype!r}"
+            )
         tensors = (
             self.weight1,
             self.weight2,
@@ -189,10 +280,10 @@ class DBM(nn.Module):
     def exact_log_likelihood(self, v: torch.Tensor) -> torch.Tensor:
         """log p(v) per row of ``v``, by enumerating h1 (h2 summed out): b^T v + logsumexp_h1
         [c1^T h1 + v^T W1 h1 + sum_m softplus(c2_m + h1^T W2_{:m})] - log Z, in float64.
-        The reference that the mean-field bound must not exceed."""
+        The reference that the mean-field bound must not exceed. ``v`` binary."""
         self._check_enumerable("exact_log_likelihood")
+        v = self.visible(v, values=checks.binary).double()
         W1, W2, b, c1, c2 = self.parameter_tensors(torch.float64)
-        v = self.visible(v).double()
         chunks = []
         for states in rbm.binary_states(self.sizes[1], W1.device):
             prior = states @ c1 + F.softplus(states @ W2 + c2).sum(-1)  # (S,)
@@ -226,6 +317,7 @@ def from_rbm(model: rbm.RBM, n_hidden2: int) -> DBM:
     hidden layer of ``n_hidden2`` units and no connections to it (W2 = 0, c2 = 0). h2 is then
     independent of everything, so p(v) is the RBM's, log Z = log Z_RBM + n_hidden2 log 2, and
     the posterior of h1 factorises: the mean-field bound is the RBM's log-likelihood."""
+    check_instance("model", model, rbm.RBM)
     dbm = DBM(model.n_visible, model.n_hidden, n_hidden2).to(model.weight)
     with torch.no_grad():
         dbm.weight1.copy_(model.weight)
@@ -242,7 +334,7 @@ def from_rbm(model: rbm.RBM, n_hidden2: int) -> DBM:
 @torch.no_grad()
 def ais_log_weights(
     model: DBM,
-    n_chains: int = 100,
+    n_chains: int = rbm.AIS_RUNS,
     n_betas: int = 14_500,
     base_bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -252,6 +344,7 @@ def ais_log_weights(
     summed out in the weights, as in :meth:`DBM.log_marginal_h1`); each beta gets one Gibbs
     sweep (v and h2 given h1, then h1 given both). Returns the base model's log Z_A, the
     ``n_chains`` log importance weights (float64) and the chains' final visible states."""
+    check_instance("model", model, DBM)
     check_positive("n_chains", n_chains, integer=True)
     W1, W2 = model.weight1, model.weight2
     b, c1, c2 = model.visible_bias, model.hidden1_bias, model.hidden2_bias
@@ -289,7 +382,7 @@ def ais_log_weights(
 
 def ais_log_partition(
     model: DBM,
-    n_chains: int = 100,
+    n_chains: int = rbm.AIS_RUNS,
     n_betas: int = 14_500,
     base_bias: torch.Tensor | None = None,
 ) -> rbm.AISResult:
@@ -334,6 +427,10 @@ class FantasyParticles(nn.Module):
 
     def __init__(self, v: torch.Tensor, h2: torch.Tensor):
         super().__init__()
+        checks.tensor("v", v)
+        checks.tensor("h2", h2)
+        if len(v) != len(h2):
+            raise ValueError(f"v has {len(v)} chains but h2 has {len(h2)}")
         self.register_buffer("v", v.clone())
         self.register_buffer("h2", h2.clone())
 
@@ -347,11 +444,40 @@ def contrastive_loss(
 ) -> torch.Tensor:
     """mean E(v_data, mu1, mu2) - mean E(v, h1, h2) over the ``particles``, every state a
     constant: its gradient is minus SH09's update, E_q[-dE] on the data minus E_chains[-dE]
-    (at a fixed point of mean field, the bound's gradient: the envelope theorem)."""
+    (at a fixed point of mean field, the bound's gradient: the envelope theorem). States and
+    means have values in [0, 1]; ``particles`` is the tuple (v, h1, h2)."""
+    check_instance("model", model, DBM)
+    check_batch_shapes(
+        v_data=model.visible(v_data, "v_data"),
+        mu1=model.hidden(mu1, "mu1", 1),
+        mu2=model.hidden(mu2, "mu2", 2),
+    )
+    if not isinstance(particles, (tuple, list)) or len(particles) != 3:
+        raise ValueError(
+            "particles must be the tuple (v, h1, h2) of the persistent chains' states, got "
+            f"{type(particles).__name__}"
+            + (f" of {len(particles)}" if isinstance(particles, (tuple, list)) else "")
+        )
+    v, h1, h2 = particles
+    check_batch_shapes(
+        v=model.visible(v, "particles[0]"),
+        h1=model.hidden(h1, "particles[1]", 1),
+        h2=model.hidden(h2, "particles[2]", 2),
+    )
+    return _contrastive_loss(model, v_data, mu1, mu2, particles)
+
+
+def _contrastive_loss(
+    model: DBM,
+    v_data: torch.Tensor,
+    mu1: torch.Tensor,
+    mu2: torch.Tensor,
+    particles: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> torch.Tensor:
     v, h1, h2 = (x.detach() for x in particles)
     return (
-        model.energy(v_data, mu1.detach(), mu2.detach()).mean()
-        - model.energy(v, h1, h2).mean()
+        model._energy(v_data, mu1.detach(), mu2.detach()).mean()
+        - model._energy(v, h1, h2).mean()
     )
 
 
@@ -370,6 +496,8 @@ def train_dbm(
     Under torchrun each rank takes its slice of every batch and of the fantasy particles
     (gathered on every rank after each step, as :func:`lec16.rbm.train_rbm`'s PCD chains), and
     DDP averages the gradients of the contrastive loss."""
+    check_instance("model", model, DBM)
+    check_instance("config", config, DBMConfig)
     x_train, x_test = rbm.check_training_data(
         x_train, x_test, model.weight1, model.sizes[0], "DBM"
     )
@@ -381,29 +509,31 @@ def train_dbm(
     )
     with torch.no_grad():
         start = torch.bernoulli(x_train[: config.batch_size])
-        particles = FantasyParticles(start, torch.bernoulli(model.mean_field(start)[1]))
+        particles = FantasyParticles(
+            start, torch.bernoulli(model._mean_field(start)[1])
+        )
 
     loss_of = distributed.wrap_loss(
-        lambda *args: contrastive_loss(model, *args), model.parameters()
+        lambda *args: _contrastive_loss(model, *args), model.parameters()
     )
 
     def step(batch):
         v_data = batch[0]
         with torch.no_grad():
-            mu1, mu2 = model.mean_field(v_data, config.mean_field_steps)
+            mu1, mu2 = model._mean_field(v_data, config.mean_field_steps)
             v, h2 = (distributed.own_rows(s) for s in (particles.v, particles.h2))
             for _ in range(config.k):
-                v, h1, h2 = model.gibbs_step(v, h2)
+                v, h1, h2 = model._gibbs_step(v, h2)
             particles.v.copy_(distributed.gather_rows(v))
             particles.h2.copy_(distributed.gather_rows(h2))
         loss = loss_of(v_data, mu1, mu2, (v, h1, h2))
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 
-    def evaluate():
-        mu1, mu2 = model.mean_field(x_test, config.mean_field_steps)
+    def evaluate(epoch):
+        mu1, mu2 = model._mean_field(x_test, config.mean_field_steps)
         return {
-            "test_unnormalised_bound": model.mean_field_bound(x_test, mu1, mu2)
+            "test_unnormalised_bound": model._mean_field_bound(x_test, mu1, mu2)
             .mean()
             .item()
         }
@@ -418,7 +548,7 @@ def train_dbm(
         evaluate=evaluate,
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "model": model, "n_train": len(x_train)},
+        config={"train": config, "n_train": len(x_train)},
     )
 
 
@@ -431,11 +561,17 @@ def mean_bound(
     batch_size: int = 1000,
 ) -> tuple[float, float, torch.Tensor]:
     """The mean-field bound on log p(v) for every row of ``x`` (binary), with ``steps`` rounds
-    of the fixed point: its mean, its standard error across rows (nats) and the values."""
+    of the fixed point: its mean, its standard error across rows (nats) and the values.
+    ``log_partition`` is log Z (e.g. an AIS result's ``log_z``)."""
+    check_instance("model", model, DBM)
+    x = model.visible(x, "x", values=checks.binary)
+    check_log_partition("log_partition", log_partition)
+    check_positive("steps", steps, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
     values = torch.cat(
         [
-            model.mean_field_bound(xb, *model.mean_field(xb, steps), log_partition)
-            for xb in model.visible(x).split(batch_size)
+            model._mean_field_bound(xb, *model._mean_field(xb, steps), log_partition)
+            for xb in x.split(batch_size)
         ]
     )
     return values.mean().item(), values.std().item() / math.sqrt(len(values)), values
@@ -453,10 +589,27 @@ def train_on_rbm(
     of ``x_train`` and trained by :func:`lec16.rbm.train_rbm`, then the DBM :func:`from_rbm`
     with h2 of ``sizes[2]`` units and W2 drawn from N(0, 0.01^2) (torch's generator), trained
     by :func:`train_dbm`; ``checkpoints`` are the two runs'. Returns (the RBM, the DBM, their
-    histories)."""
-    bottom = rbm.RBM(*sizes[:2]).to(x_train.device)
-    with torch.no_grad():
-        bottom.visible_bias.copy_(rbm.base_rate_bias(x_train))
+    histories). Everything is checked before the RBM trains."""
+    if not isinstance(sizes, (tuple, list)) or len(sizes) != 3:
+        raise ValueError(
+            f"sizes must be (n_visible, n_hidden1, n_hidden2), got {sizes!r}"
+        )
+    for name, size in zip(("n_visible", "n_hidden1", "n_hidden2"), sizes):
+        check_positive(f"sizes' {name}", size, integer=True)
+    check_instance("rbm_config", rbm_config, rbm.RBMConfig)
+    check_instance("dbm_config", dbm_config, DBMConfig)
+    if not isinstance(checkpoints, (tuple, list)) or len(checkpoints) != 2:
+        raise ValueError(
+            "checkpoints must be a pair (the RBM's, the DBM's), each a path or None; got "
+            f"{checkpoints!r}"
+        )
+    # the data as train_rbm and train_dbm will check them, before either trains
+    checks.tensor("x_train", x_train, floating=False, min_dim=2)
+    where = torch.empty(0, device=x_train.device)  # the RBM's device and default dtype
+    rbm.check_training_data(x_train, x_test, where, sizes[0], "DBM")
+    bottom = rbm.at_base_rates(
+        rbm.RBM(*sizes[:2]).to(x_train.device), rbm.base_rate_bias(x_train)
+    )
     rbm_history = rbm.train_rbm(
         bottom,
         x_train,
@@ -477,48 +630,3 @@ def train_on_rbm(
         desc="DBM " + "-".join(map(str, sizes)),
     )
     return bottom, model, rbm_history, dbm_history
-
-
-@dataclasses.dataclass(frozen=True)
-class MnistSetup:
-    """The DBM chapter's MNIST DBM 784 - n_hidden1 - n_hidden2 at one scale
-    (:func:`mnist_setup`), started from a PCD-1 RBM (the RBM chapter's best) with h2 added,
-    scored by the mean-field bound with log Z from AIS."""
-
-    n_train: int
-    """the first training digits"""
-    n_hidden1: int
-    n_hidden2: int
-    rbm_config: rbm.RBMConfig
-    dbm_config: DBMConfig
-    n_betas: int
-    n_runs: int = rbm.AIS_RUNS
-
-    @property
-    def sizes(self) -> tuple[int, int, int]:
-        return (784, self.n_hidden1, self.n_hidden2)
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The chapter's DBM at ``scale`` (the chapter and ``python -m lec16 train dbm``);
-    ``paper``: SH09's 500 - 1000 layers, 300 passes of joint training with 5 sweeps of the
-    chains per update (their pretraining by modified RBMs is not reproduced)."""
-    return MnistSetup(
-        n_train=choose(scale, smoke=3000, default=60_000, paper=60_000),
-        n_hidden1=choose(scale, smoke=64, default=500, paper=500),
-        n_hidden2=choose(scale, smoke=64, default=500, paper=1000),
-        rbm_config=rbm.RBMConfig(
-            epochs=choose(scale, smoke=5, default=6, paper=100),
-            method="pcd",
-            anneal=True,
-            seed=seed,
-        ),
-        dbm_config=DBMConfig(
-            epochs=choose(scale, smoke=3, default=8, paper=300),
-            lr=0.01,
-            k=choose(scale, smoke=1, default=1, paper=5),
-            mean_field_steps=10,
-            seed=seed,
-        ),
-        n_betas=rbm.ais_n_betas(scale),
-    )

@@ -19,29 +19,39 @@ raise the bound from there (the greedy argument).
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lec16 import checks
 from lec16.rbm import (
-    AIS_RUNS,
     RBM,
-    RBMConfig,
-    ais_n_betas,
+    _states_probability,
     all_states,
     base_rate_bias,
-    states_probability,
+    check_instance,
+    check_log_partition,
 )
-from lec16.scales import choose
+from lec16.scales import check_positive, check_seed
+
+__all__ = [
+    "DBN",
+    "base_rate_top",
+    "enumerated_bound",
+    "initial_top",
+    "mean_bound",
+    "top_layer_data",
+    "transposed",
+]
 
 
 def transposed(model: RBM) -> RBM:
     """The RBM with visible and hidden layers swapped (weights W^T, biases exchanged): the
     initialisation of a new top layer that leaves the DBN's distribution unchanged."""
+    check_instance("model", model, RBM)
     flipped = RBM(model.n_hidden, model.n_visible).to(model.weight)
     with torch.no_grad():
         flipped.weight.copy_(model.weight.T)
@@ -61,29 +71,50 @@ def _bernoulli_log_prob(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 def enumerated_bound(net: "DBN", v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """For a two-layer DBN small enough to enumerate h_1 (<= 16 units) and its top RBM: the
     exact expected bound E_q[log p(v, h_1) - log q(h_1 | v)] and the exact log p(v) =
-    log sum_h1 p(v | h_1) p_top(h_1), per row of ``v``."""
+    log sum_h1 p(v | h_1) p_top(h_1), per row of ``v`` (binary, (N, n_visible))."""
+    check_instance("net", net, DBN)
     if len(net.layers) != 2:
         raise ValueError(
             f"enumerated_bound takes a two-layer DBN, got {len(net.layers)}"
         )
     bottom, top = net.layers
+    bottom.check_units("v", v, values=checks.binary, batched=True, owner="the DBN")
     h_states = all_states(bottom.n_hidden, bottom.weight.device, bottom.weight.dtype)
-    log_top = top.log_likelihood(h_states, top.exact_log_partition())  # (H,)
+    log_top = top._log_likelihood(h_states, top.exact_log_partition())  # (H,)
     logits = h_states @ bottom.weight.T + bottom.visible_bias  # (H, V)
     v = bottom._visible(v)
     log_joint = _bernoulli_log_prob(v[:, None], logits[None]) + log_top  # (N, H)
-    q = states_probability(h_states, bottom.hidden_probs(v))  # (N, H)
+    q = _states_probability(h_states, bottom._hidden_probs(v))  # (N, H)
     expected = (q * (log_joint - q.log())).sum(-1)
     return expected, torch.logsumexp(log_joint, -1)
 
 
 class DBN(nn.Module):
-    """A stack of RBMs, bottom first: ``layers[l].n_hidden == layers[l + 1].n_visible``."""
+    """A stack of RBMs, bottom first: ``layers[l].n_hidden == layers[l + 1].n_visible``, all
+    of one dtype and on one device."""
 
     def __init__(self, layers: Sequence[RBM]):
         super().__init__()
+        if isinstance(layers, nn.Module) and not isinstance(layers, nn.ModuleList):
+            raise ValueError(
+                f"layers must be a list of RBMs, bottom first, got a "
+                f"{type(layers).__name__}: pass [model] for a DBN of one RBM"
+            )
+        if not isinstance(layers, Iterable):
+            raise ValueError(
+                f"layers must be a list of RBMs, bottom first, got a {type(layers).__name__}"
+            )
+        layers = list(layers)
         if not layers:
             raise ValueError("a DBN needs at least one RBM")
+        for l, layer in enumerate(layers):
+            check_instance(f"layers[{l}]", layer, RBM)
+            first = layers[0].weight
+            if (layer.weight.dtype, layer.weight.device) != (first.dtype, first.device):
+                raise ValueError(
+                    f"layer {l} is {layer.weight.dtype} on {layer.weight.device} but layer "
+                    f"0 is {first.dtype} on {first.device}; move it with .to(layers[0].weight)"
+                )
         for l, (below, above) in enumerate(zip(layers, layers[1:])):
             if below.n_hidden != above.n_visible:
                 raise ValueError(
@@ -102,7 +133,20 @@ class DBN(nn.Module):
         """One-sample estimate of the variational bound per row of ``v`` (nats),
         log p(v, h_1 ... h_{L-1}) - log q(h_1 ... h_{L-1} | v) at a draw of q (upwards, one
         layer at a time): unbiased for the bound, and equal to log p(v) at every draw when q is
-        the exact posterior. ``top_log_partition`` is the top RBM's log Z."""
+        the exact posterior. ``top_log_partition`` is the top RBM's log Z (a number or a
+        one-element tensor); ``v`` binary, (N, n_visible)."""
+        self._check_bound_inputs(v, top_log_partition)
+        return self._bound(v, top_log_partition)
+
+    def _check_bound_inputs(self, v: torch.Tensor, top_log_partition) -> None:
+        self.layers[0].check_units(
+            "v", v, values=checks.binary, batched=True, owner="the DBN"
+        )
+        check_log_partition("top_log_partition", top_log_partition)
+
+    def _bound(
+        self, v: torch.Tensor, top_log_partition: float | torch.Tensor
+    ) -> torch.Tensor:
         below = self.layers[0]._visible(v)
         log_ratio = torch.zeros(len(below), dtype=below.dtype, device=below.device)
         for layer in self.layers[:-1]:
@@ -111,17 +155,20 @@ class DBN(nn.Module):
             down = h @ layer.weight.T + layer.visible_bias
             log_ratio += _bernoulli_log_prob(below, down) - _bernoulli_log_prob(h, up)
             below = h
-        return log_ratio + self.top.log_likelihood(below, top_log_partition)
+        return log_ratio + self.top._log_likelihood(below, top_log_partition)
 
     @torch.no_grad()
     def sample(self, start: torch.Tensor, gibbs_steps: int) -> torch.Tensor:
         """Run the top RBM's Gibbs chain for ``gibbs_steps`` sweeps from ``start`` (states of
         its visible layer), then go down the directed layers, drawing each intermediate layer;
         returns the bottom layer's p(v = 1 | h_1) (mean-field images), or the chain's last
-        states for a DBN of one RBM."""
-        h = self.top.gibbs_chain(start, gibbs_steps)
+        states for a DBN of one RBM. ``start``: (N, units of the top RBM's visible layer),
+        values in [0, 1]."""
+        check_positive("gibbs_steps", gibbs_steps, integer=True)
+        self.top.check_units("start", start, owner="the DBN's top RBM")
+        h = self.top._gibbs_chain(start, gibbs_steps)
         for layer in reversed(self.layers[:-1]):
-            h = layer.visible_probs(h)
+            h = layer._visible_probs(h)
             if layer is not self.layers[0]:
                 h = torch.bernoulli(h)
         return h
@@ -132,7 +179,10 @@ def mean_bound(
     net: DBN, v: torch.Tensor, top_log_partition: float, n_draws: int = 5
 ) -> torch.Tensor:
     """The bound per row of ``v``, averaged over ``n_draws`` draws of q (torch's generator)."""
-    return torch.stack([net.bound(v, top_log_partition) for _ in range(n_draws)]).mean(
+    check_instance("net", net, DBN)
+    check_positive("n_draws", n_draws, integer=True)
+    net._check_bound_inputs(v, top_log_partition)
+    return torch.stack([net._bound(v, top_log_partition) for _ in range(n_draws)]).mean(
         0
     )
 
@@ -144,11 +194,18 @@ def top_layer_data(
     """What the top RBM trains and is tested on: q(h_1 = 1 | v) of one binarization of the
     training grey levels ``x_train``, which ``rbm.train_rbm`` turns into fresh draws of h_1 at
     each batch (the aggregated posterior), and one draw of h_1 per (binary) test digit; one
-    generator seeded with ``seed`` draws both, on the CPU, so every device draws the same."""
+    generator seeded with ``seed`` draws both, on the CPU, so every device draws the same.
+    ``x_train``: floating point grey levels in [0, 1]; ``x_test``: binary; both (N,
+    n_visible) on the bottom RBM's device."""
+    check_instance("bottom", bottom, RBM)
+    check_seed("seed", seed)
+    checks.tensor("x_train", x_train)
+    bottom.check_units("x_train", x_train, batched=True)
+    bottom.check_units("x_test", x_test, values=checks.binary, batched=True)
     g = torch.Generator().manual_seed(seed)
     v_train = torch.bernoulli(x_train.cpu(), generator=g).to(x_train.device)
-    h_train = bottom.hidden_probs(v_train)
-    h_test = torch.bernoulli(bottom.hidden_probs(x_test).cpu(), generator=g)
+    h_train = bottom._hidden_probs(v_train)
+    h_test = torch.bernoulli(bottom._hidden_probs(x_test).cpu(), generator=g)
     return h_train, h_test.to(x_test.device)
 
 
@@ -157,50 +214,24 @@ def initial_top(bottom: RBM, n_top: int) -> RBM:
     number of visible units (the transpose's hidden layer is the bottom's visible one, and the
     DBN starts as the bottom RBM itself), else a new RBM (torch's generator) on the bottom
     one's device."""
+    check_instance("bottom", bottom, RBM)
+    check_positive("n_top", n_top, integer=True)
     if n_top == bottom.n_visible:
         return transposed(bottom)
     return RBM(bottom.n_hidden, n_top).to(bottom.weight.device)
 
 
-@dataclasses.dataclass(frozen=True)
-class MnistSetup:
-    """The DBN chapter's MNIST network 784 - n_hidden - n_top at one scale
-    (:func:`mnist_setup`): both layers trained with PCD-1, the RBM chapter's best, scored by
-    the variational bound with AIS for the top RBM's log Z. With ``n_top`` = 784 the top RBM
-    starts as the transposed bottom one (:func:`initial_top`)."""
-
-    n_train: int
-    """the first training digits"""
-    n_hidden: int
-    n_top: int
-    layer_config: RBMConfig
-    n_betas: int
-    n_runs: int = AIS_RUNS
-    n_draws: int = 5
-    """draws of q(h_1 | v) per test digit for the bound"""
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The chapter's DBN at ``scale`` (the chapter and ``python -m lec16 train dbn``): a top
-    layer of 784 units that starts as the transposed bottom RBM; ``paper``: Hinton et al.'s
-    2000-unit top layer from small random weights, 100 passes per layer."""
-    return MnistSetup(
-        n_train=choose(scale, smoke=3000, default=60_000, paper=60_000),
-        n_hidden=choose(scale, smoke=64, default=500, paper=500),
-        n_top=choose(scale, smoke=784, default=784, paper=2000),
-        layer_config=RBMConfig(
-            epochs=choose(scale, smoke=5, default=6, paper=100),
-            method="pcd",
-            anneal=True,
-            seed=seed,
-        ),
-        n_betas=ais_n_betas(scale),
-    )
-
-
 def base_rate_top(h_train: torch.Tensor, n_top: int) -> tuple[RBM, float]:
     """A top RBM that learned nothing but the base rates of its data ``h_train`` (W = 0), and
-    its exact log Z: the reference a trained top RBM must beat."""
+    its exact log Z: the reference a trained top RBM must beat. ``h_train``: (N, units),
+    probabilities or states in [0, 1]."""
+    checks.intensities("h_train", h_train, min_dim=2)
+    if h_train.ndim != 2:
+        raise ValueError(
+            f"h_train must be (N, units), one row of hidden activities per example, got "
+            f"shape {tuple(h_train.shape)}"
+        )
+    check_positive("n_top", n_top, integer=True)
     top = RBM(h_train.shape[1], n_top).to(h_train.device)
     with torch.no_grad():
         top.weight.zero_()

@@ -27,17 +27,99 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_positive, choose
+from lec16 import checks, data, distributed, train
+from lec16.scales import check_choice, check_positive, check_seed
+
+__all__ = [
+    "PARAMETRIZATIONS",
+    "TIME_SAMPLINGS",
+    "sohl_dickstein_schedule",
+    "linear_schedule",
+    "GaussianDiffusion",
+    "gaussian_kl",
+    "temporal_basis",
+    "NormalizedRBF",
+    "ReverseNet",
+    "swiss_roll_net",
+    "leaky_rectifier",
+    "dense_net",
+    "TimeSampler",
+    "DiffusionModel",
+    "trajectory_log_ratio",
+    "Rescaling",
+    "swiss_roll",
+    "swiss_roll_log_density",
+    "bits",
+    "DiffusionConfig",
+    "mean_bound",
+    "dequantize",
+    "mnist_model",
+    "train_diffusion",
+]
 
 PARAMETRIZATIONS = ("mean", "epsilon")
 TIME_SAMPLINGS = ("uniform", "importance")
+
+
+def _is_number(value) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def _check_rate(name: str, value) -> None:
+    if not _is_number(value) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+
+
+def _check_times(t, first: int, T: int, x: torch.Tensor | None = None, device=None):
+    """``t`` if it is a time in ``first`` ... ``T``: an int, or an integer tensor of shape ()
+    or (B,), one time per example of ``x`` (a NumPy integer is taken as an int); otherwise a
+    ValueError. Values of a tensor are checked except on the meta device (this reads them: the
+    model's own training draws skip it)."""
+    if isinstance(t, numbers.Integral) and not isinstance(t, bool):
+        t = int(t)
+        if not first <= t <= T:
+            raise ValueError(f"t must be in {first} ... T = {T}, got {t}")
+        return t
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(
+            f"t must be an int or an integer tensor of times {first} ... T = {T}, got {t!r}"
+        )
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise ValueError(
+            f"t must hold integer times {first} ... T = {T}, got a tensor of dtype "
+            f"{t.dtype}: convert it with t.long()"
+        )
+    if t.ndim > 1 or (
+        t.ndim == 1 and x is not None and (x.ndim == 0 or len(t) != len(x))
+    ):
+        examples = f" ({len(x)} here)" if x is not None and x.ndim else ""
+        raise ValueError(
+            f"t must be an int or a 1-D tensor of one time per example{examples}, got shape "
+            f"{tuple(t.shape)}"
+        )
+    if device is not None and t.device != device and t.device.type != "cpu":
+        raise ValueError(
+            f"t is on {t.device} but the model is on {device}: move it with "
+            f"t.to({str(device)!r})"
+        )
+    if t.device.type != "meta" and t.numel():
+        low, high = int(t.min()), int(t.max())
+        if low < first or high > T:
+            raise ValueError(
+                f"t must be in {first} ... T = {T}, got times from {low} to {high}"
+            )
+    return t
 
 
 def _check_betas(betas: torch.Tensor) -> torch.Tensor:
@@ -70,13 +152,15 @@ def sohl_dickstein_schedule(
     check_positive("T", T, integer=True)
     if T < 2:
         raise ValueError(f"a diffusion needs T >= 2 steps, got T={T}")
+    if not _is_number(first_step) or not 0 <= first_step < 1:
+        raise ValueError(f"first_step must be a number in [0, 1), got {first_step!r}")
+    if first_beta is not None:
+        _check_rate("first_beta", first_beta)
     floor = torch.full((T,), 1e-6, dtype=torch.float64)
     floor[0] += first_step
     baseline = 1.0 / torch.linspace(T, 2.0, T, dtype=torch.float64)
     betas = floor + baseline * (1 - floor - 1e-5)
     if first_beta is not None:
-        if not 0 < first_beta < 1:
-            raise ValueError(f"first_beta must be in (0, 1), got {first_beta!r}")
         betas[0] = first_beta
     return betas.to(device=device, dtype=torch.get_default_dtype())
 
@@ -88,6 +172,8 @@ def linear_schedule(
     check_positive("T", T, integer=True)
     if T < 2:
         raise ValueError(f"a diffusion needs T >= 2 steps, got T={T}")
+    _check_rate("start", start)
+    _check_rate("end", end)
     return torch.linspace(start, end, T, device=device)
 
 
@@ -110,9 +196,18 @@ class GaussianDiffusion(nn.Module):
     def T(self) -> int:
         return len(self.betas)
 
-    def _check_time(self, t, first: int) -> None:
-        if isinstance(t, int) and not first <= t <= self.T:
-            raise ValueError(f"t must be in {first} ... T = {self.T}, got {t}")
+    def _check_time(self, t, first: int, x: torch.Tensor | None = None):
+        return _check_times(t, first, self.T, x, self.betas.device)
+
+    def _check_data(self, name: str, x, min_dim: int = 1) -> torch.Tensor:
+        """``x`` if it is a non-empty floating-point tensor on the rates' device."""
+        checks.tensor(name, x, min_dim=min_dim)
+        if x.device != self.betas.device:
+            raise ValueError(
+                f"{name} is on {x.device} but the diffusion is on {self.betas.device}: move "
+                f"it with {name}.to({str(self.betas.device)!r})"
+            )
+        return x
 
     @staticmethod
     def _per_example(values: torch.Tensor, t, x: torch.Tensor) -> torch.Tensor:
@@ -120,30 +215,61 @@ class GaussianDiffusion(nn.Module):
         v = values[t]
         return v if v.ndim == 0 else v.reshape(-1, *([1] * (x.ndim - 1)))
 
+    # Every public method checks its times and data, then runs its unchecked twin (``_beta``,
+    # ``_marginal``, ...): the model's training step calls the twins with the times it drew, so
+    # that the check of a tensor of times (which reads its values) is not paid at every step.
+
     def beta(self, t, x: torch.Tensor) -> torch.Tensor:
-        self._check_time(t, 1)
+        """beta_t shaped to broadcast against ``x`` (B, ...), t in 1 ... T."""
+        checks.tensor("x", x, min_dim=0, non_empty=False)
+        return self._beta(self._check_time(t, 1, x), x)
+
+    def _beta(self, t, x: torch.Tensor) -> torch.Tensor:
         return self._per_example(self.betas, t - 1, x)
 
     def alpha_bar(self, t, x: torch.Tensor) -> torch.Tensor:
-        self._check_time(t, 0)
+        """alpha_bar_t shaped to broadcast against ``x`` (B, ...), t in 0 ... T."""
+        checks.tensor("x", x, min_dim=0, non_empty=False)
+        return self._alpha_bar(self._check_time(t, 0, x), x)
+
+    def _alpha_bar(self, t, x: torch.Tensor) -> torch.Tensor:
         return self._per_example(self.alpha_bars, t, x)
 
     def forward_step(self, x_prev: torch.Tensor, t) -> torch.Tensor:
         """A draw of x_t ~ q(x_t | x_{t-1} = ``x_prev``), one step of the chain."""
-        beta = self.beta(t, x_prev)
+        self._check_data("x_prev", x_prev)
+        beta = self._beta(self._check_time(t, 1, x_prev), x_prev)
         return (1 - beta).sqrt() * x_prev + beta.sqrt() * torch.randn_like(x_prev)
 
     def marginal(self, x0: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, var) of q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I)."""
-        ab = self.alpha_bar(t, x0)
+        self._check_data("x0", x0)
+        return self._marginal(x0, self._check_time(t, 0, x0))
+
+    def _marginal(self, x0: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        ab = self._alpha_bar(t, x0)
         mean = ab.sqrt() * x0
         return mean, (1 - ab).expand_as(mean)
 
     def sample_forward(
         self, x0: torch.Tensor, t, noise: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """x_t ~ q(x_t | x_0) in one jump (``noise`` = the standard normal draw, if given)."""
-        mean, var = self.marginal(x0, t)
+        """x_t ~ q(x_t | x_0) in one jump (``noise`` = the standard normal draw, if given, of
+        ``x0``'s shape)."""
+        self._check_data("x0", x0)
+        t = self._check_time(t, 0, x0)
+        if noise is not None:
+            checks.tensor("noise", noise, min_dim=0, non_empty=False)
+            if noise.shape != x0.shape:
+                raise ValueError(
+                    f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}"
+                )
+        return self._sample_forward(x0, t, noise)
+
+    def _sample_forward(
+        self, x0: torch.Tensor, t, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        mean, var = self._marginal(x0, t)
         noise = torch.randn_like(x0) if noise is None else noise
         return mean + var.sqrt() * noise
 
@@ -153,8 +279,19 @@ class GaussianDiffusion(nn.Module):
         """(mean, var) of q(x_{t-1} | x_t, x_0), t >= 1 (Bayes' rule on two Gaussians):
         var = beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t), mean = [sqrt(alpha_bar_{t-1})
         beta_t x_0 + sqrt(1 - beta_t) (1 - alpha_bar_{t-1}) x_t] / (1 - alpha_bar_t)."""
-        self._check_time(t, 1)
-        beta, ab = self.beta(t, x0), self.alpha_bar(t, x0)
+        self._check_data("x0", x0)
+        self._check_data("xt", xt)
+        if xt.shape[1:] != x0.shape[1:]:
+            raise ValueError(
+                f"xt and x0 must hold examples of the same shape, got {tuple(xt.shape)} and "
+                f"{tuple(x0.shape)}"
+            )
+        return self._posterior(x0, xt, self._check_time(t, 1, x0))
+
+    def _posterior(
+        self, x0: torch.Tensor, xt: torch.Tensor, t
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        beta, ab = self._beta(t, x0), self._alpha_bar(t, x0)
         ab_prev = self._per_example(self.alpha_bars, t - 1, x0)
         mean = (ab_prev.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - ab_prev) * xt) / (
             1 - ab
@@ -163,13 +300,21 @@ class GaussianDiffusion(nn.Module):
 
     def prior_kl(self, x0: torch.Tensor) -> torch.Tensor:
         """KL(q(x_T | x_0) || N(0, I)) per example (nats): how far T steps are from pi."""
-        mean, var = self.marginal(x0, self.T)
+        self._check_data("x0", x0, min_dim=2)
+        return self._prior_kl(x0)
+
+    def _prior_kl(self, x0: torch.Tensor) -> torch.Tensor:
+        mean, var = self._marginal(x0, self.T)
         return (0.5 * (var + mean**2 - 1 - var.log())).flatten(1).sum(1)
 
     def first_step_log_likelihood(self, x0: torch.Tensor) -> torch.Tensor:
         """E_{x_1 ~ q(x_1|x_0)} log p(x_0 | x_1) per example (nats), in closed form, for the fixed
         last reverse step p(x_0 | x_1) = N(sqrt(1 - beta_1) x_1, beta_1 I): the residual
         x_0 - sqrt(1 - beta_1) x_1 has mean beta_1 x_0 and variance (1 - beta_1) beta_1."""
+        self._check_data("x0", x0, min_dim=2)
+        return self._first_step_log_likelihood(x0)
+
+    def _first_step_log_likelihood(self, x0: torch.Tensor) -> torch.Tensor:
         b1 = self.betas[0]
         per_value = -0.5 * (torch.log(2 * math.pi * b1) + b1 * x0**2 + (1 - b1))
         return per_value.flatten(1).sum(1)
@@ -178,7 +323,35 @@ class GaussianDiffusion(nn.Module):
 def gaussian_kl(
     mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor, var_p: torch.Tensor
 ) -> torch.Tensor:
-    """KL(N(mean_q, var_q) || N(mean_p, var_p)) of diagonal Gaussians, summed per example (nats)."""
+    """KL(N(mean_q, var_q) || N(mean_p, var_p)) of diagonal Gaussians, summed per example (nats):
+    tensors of shape (B, ...) that broadcast together, the variances positive."""
+    for name, value in (
+        ("mean_q", mean_q),
+        ("var_q", var_q),
+        ("mean_p", mean_p),
+        ("var_p", var_p),
+    ):
+        checks.tensor(name, value, min_dim=2)
+    try:
+        torch.broadcast_shapes(mean_q.shape, var_q.shape, mean_p.shape, var_p.shape)
+    except RuntimeError:
+        raise ValueError(
+            "mean_q, var_q, mean_p and var_p must broadcast together, got shapes "
+            f"{tuple(mean_q.shape)}, {tuple(var_q.shape)}, {tuple(mean_p.shape)}, "
+            f"{tuple(var_p.shape)}"
+        ) from None
+    for name, var in (("var_q", var_q), ("var_p", var_p)):
+        if var.device.type != "meta" and not bool((var > 0).all()):
+            raise ValueError(
+                f"{name} must be positive (a variance, not a standard deviation or a log "
+                f"variance), got values down to {var.min().item():.3g}"
+            )
+    return _gaussian_kl(mean_q, var_q, mean_p, var_p)
+
+
+def _gaussian_kl(
+    mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor, var_p: torch.Tensor
+) -> torch.Tensor:
     kl = D.kl_divergence(D.Normal(mean_q, var_q.sqrt()), D.Normal(mean_p, var_p.sqrt()))
     return kl.flatten(1).sum(1)
 
@@ -188,6 +361,7 @@ def temporal_basis(T: int, n_basis: int | None = None, device=None) -> torch.Ten
     centres spread evenly over the trajectory and widths half their spacing, normalised to sum to
     1 at each t. ``n_basis=None``: the identity, a readout learned independently for each time step
     (the swiss roll's, Appendix D.1.1)."""
+    check_positive("T", T, integer=True)
     if n_basis is None:
         return torch.eye(T, device=device)
     check_positive("n_basis", n_basis, integer=True)
@@ -213,6 +387,13 @@ class NormalizedRBF(nn.Module):
         self.log_widths = nn.Parameter(torch.zeros(units))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        checks.tensor("x", x, min_dim=0, non_empty=False)
+        if x.ndim != 2 or x.shape[1] != self.centres.shape[1]:
+            raise ValueError(
+                f"NormalizedRBF expects points of shape (n, {self.centres.shape[1]}), got "
+                f"{tuple(x.shape)}"
+            )
+        checks.like("x", x, self.centres, "the RBF layer")
         sq = ((x[:, None, :] - self.centres) ** 2).sum(-1)
         return torch.softmax(-sq / (2 * torch.exp(2 * self.log_widths)), -1)
 
@@ -242,6 +423,13 @@ class ReverseNet(nn.Module):
     ):
         super().__init__()
         check_positive("dim", dim, integer=True)
+        check_positive("trunk_features", trunk_features, integer=True)
+        if pixel_hidden is not None:
+            check_positive("pixel_hidden", pixel_hidden, integer=True)
+        if not isinstance(trunk, nn.Module):
+            raise ValueError(
+                f"trunk must be a torch.nn.Module, got a {type(trunk).__name__}"
+            )
         self.trunk, self.dim = trunk, dim
         self.register_buffer("basis", temporal_basis(T, n_basis))
         j = self.basis.shape[1]
@@ -263,6 +451,19 @@ class ReverseNet(nn.Module):
         nn.init.zeros_(self.readout.bias)
 
     def forward(self, xt: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z_mu, z_Sigma) at ``xt`` (B, dim) and times ``t`` in 1 ... T (an int or one per
+        example)."""
+        checks.tensor("xt", xt, min_dim=0, non_empty=False)
+        if xt.ndim != 2 or xt.shape[1] != self.dim:
+            raise ValueError(
+                f"ReverseNet expects x_t of shape (B, {self.dim}), got {tuple(xt.shape)}: "
+                "flatten each example"
+            )
+        checks.tensor("xt", xt)
+        t = _check_times(t, 1, self.basis.shape[0], xt, self.basis.device)
+        return self._forward(xt, t)
+
+    def _forward(self, xt: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
         b, j = len(xt), self.basis.shape[1]
         h = self.trunk(xt)
         weights = self.basis[t - 1]
@@ -311,7 +512,13 @@ def dense_net(
     on the whole image and a fourth to ``features_per_pixel`` outputs per pixel, every one followed
     by a :func:`leaky_rectifier`, then one per-pixel layer of ``pixel_hidden`` units and a readout
     over ``n_basis`` temporal bumps."""
-    check_positive("depth", depth, integer=True)
+    for name, value in (
+        ("dim", dim),
+        ("hidden", hidden),
+        ("depth", depth),
+        ("features_per_pixel", features_per_pixel),
+    ):
+        check_positive(name, value, integer=True)
     layers, width = [], dim
     for out in [hidden] * depth + [dim * features_per_pixel]:
         layers += [nn.Linear(width, out), leaky_rectifier()]
@@ -342,9 +549,12 @@ class TimeSampler(nn.Module):
         self, T: int, kind: str = "uniform", warmup: int = 10, decay: float = 0.9
     ):
         super().__init__()
+        check_positive("T", T, integer=True)
+        if T < 2:
+            raise ValueError(f"a diffusion needs T >= 2 steps, got T={T}")
         check_choice("time_sampling", kind, TIME_SAMPLINGS)
         check_positive("warmup", warmup, integer=True)
-        if not 0 <= decay < 1:
+        if not _is_number(decay) or not 0 <= decay < 1:
             raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         self.kind, self.warmup, self.decay = kind, warmup, decay
         self.register_buffer("second_moment", torch.zeros(T - 1))
@@ -365,6 +575,7 @@ class TimeSampler(nn.Module):
 
     def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` times t in 2 ... T and their weights w_t = 1 / ((T - 1) p_t)."""
+        check_positive("n", n, integer=True)
         device = self.draws.device
         if self.kind == "uniform":
             t = torch.randint(2, len(self.draws) + 2, (n,), device=device)
@@ -376,7 +587,20 @@ class TimeSampler(nn.Module):
     @torch.no_grad()
     def record(self, t: torch.Tensor, losses: torch.Tensor) -> None:
         """Fold the per-example ``losses`` drawn at times ``t`` into the running averages (the
-        mean of a step's squared losses when a batch drew it more than once)."""
+        mean of a step's squared losses when a batch drew it more than once): ``t`` a 1-D
+        integer tensor of times in 2 ... T, ``losses`` a tensor of the same shape."""
+        checks.tensor("losses", losses, non_empty=False)
+        if not isinstance(t, torch.Tensor) or t.ndim != 1 or losses.shape != t.shape:
+            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(
+                "t and losses must be 1-D tensors of one time and one loss per example, "
+                f"got {shape} and {tuple(losses.shape)}"
+            )
+        t = _check_times(t, 2, len(self.draws) + 1, losses, self.draws.device)
+        self._record(t, losses)
+
+    @torch.no_grad()
+    def _record(self, t: torch.Tensor, losses: torch.Tensor) -> None:
         if self.kind == "uniform":
             return
         index = t - 2
@@ -419,6 +643,15 @@ class DiffusionModel(nn.Module):
     ):
         super().__init__()
         check_choice("parametrization", parametrization, PARAMETRIZATIONS)
+        if not isinstance(diffusion, GaussianDiffusion):
+            raise ValueError(
+                f"diffusion must be a GaussianDiffusion, got a {type(diffusion).__name__}"
+            )
+        if not isinstance(net, ReverseNet):
+            raise ValueError(
+                "net must be a ReverseNet (swiss_roll_net, dense_net), got a "
+                f"{type(net).__name__}"
+            )
         if net.basis.shape[0] != diffusion.T:
             raise ValueError(
                 f"the network reads out {net.basis.shape[0]} time steps but the diffusion has "
@@ -432,32 +665,57 @@ class DiffusionModel(nn.Module):
         return self.diffusion.T
 
     def reverse(self, xt: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, var) of the learned p(x_{t-1} | x_t), t = 2 ... T."""
-        z_mu, z_sigma = self.net(xt, t)
-        beta = self.diffusion.beta(t, xt)
+        """(mean, var) of the learned p(x_{t-1} | x_t), t = 2 ... T, for ``xt`` of shape
+        (B, dim)."""
+        checks.tensor("xt", xt, min_dim=0, non_empty=False)
+        if xt.ndim != 2 or xt.shape[1] != self.net.dim:
+            raise ValueError(
+                f"xt must have shape (B, {self.net.dim}), got {tuple(xt.shape)}: flatten "
+                "each example"
+            )
+        checks.tensor("xt", xt)
+        checks.like("xt", xt, self.net.readout.weight, "the model")
+        return self._reverse(xt, self.diffusion._check_time(t, 2, xt))
+
+    def _reverse(self, xt: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        z_mu, z_sigma = self.net._forward(xt, t)
+        beta = self.diffusion._beta(t, xt)
         if self.parametrization == "mean":
             mean = (1 - beta).sqrt() * xt + beta.sqrt() * z_mu
             return mean, torch.sigmoid(z_sigma + torch.logit(beta))
-        ab = self.diffusion.alpha_bar(t, xt)
+        ab = self.diffusion._alpha_bar(t, xt)
         mean = (xt - beta / (1 - ab).sqrt() * z_mu) / (1 - beta).sqrt()
         return mean, beta.expand_as(mean)
 
-    def _flat(self, x0: torch.Tensor) -> torch.Tensor:
+    def _flat(self, x0: torch.Tensor, name: str = "x0") -> torch.Tensor:
+        """``x0`` flattened to (B, dim) after checking it: a non-empty floating-point tensor of
+        examples of ``dim`` values with the model's dtype and device (no check of its values:
+        the model takes any real data, rescaled to unit variance)."""
+        checks.tensor(name, x0, min_dim=2)
+        shape = tuple(x0.shape)
         x0 = x0.flatten(1)
         if x0.shape[1] != self.net.dim:
             raise ValueError(
                 f"the model takes examples of {self.net.dim} values, got {x0.shape[1]} "
-                f"(input of shape {tuple(x0.shape)})"
+                f"(input of shape {shape})"
             )
+        checks.like(name, x0, self.net.readout.weight, "the model")
         return x0
 
     def _random_times(self, x0: torch.Tensor) -> torch.Tensor:
         return torch.randint(2, self.T + 1, (len(x0),), device=x0.device)
 
     def step_kl(self, x0: torch.Tensor, t) -> torch.Tensor:
-        """KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) per example at x_t ~ q(x_t | x_0)."""
-        xt = self.diffusion.sample_forward(x0, t)
-        return gaussian_kl(*self.diffusion.posterior(x0, xt, t), *self.reverse(xt, t))
+        """KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) per example at x_t ~ q(x_t | x_0),
+        t in 2 ... T."""
+        x0 = self._flat(x0)
+        return self._step_kl(x0, self.diffusion._check_time(t, 2, x0))
+
+    def _step_kl(self, x0: torch.Tensor, t) -> torch.Tensor:
+        xt = self.diffusion._sample_forward(x0, t)
+        return _gaussian_kl(
+            *self.diffusion._posterior(x0, xt, t), *self._reverse(xt, t)
+        )
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         """The training loss per example, at one t in 2 ... T per example drawn by
@@ -467,12 +725,14 @@ class DiffusionModel(nn.Module):
         x0 = self._flat(x0)
         t, weight = self.times.draw(len(x0))
         if self.parametrization == "mean":
-            loss = (self.T - 1) * self.step_kl(x0, t)
+            loss = (self.T - 1) * self._step_kl(x0, t)
         else:
             noise = torch.randn_like(x0)
-            eps_hat, _ = self.net(self.diffusion.sample_forward(x0, t, noise), t)
+            eps_hat, _ = self.net._forward(
+                self.diffusion._sample_forward(x0, t, noise), t
+            )
             loss = ((noise - eps_hat) ** 2).sum(1)
-        self.times.record(t, loss)
+        self.times._record(t, loss)
         return weight.to(loss.dtype) * loss
 
     def bound(self, x0: torch.Tensor, n_times: int = 1) -> torch.Tensor:
@@ -480,11 +740,11 @@ class DiffusionModel(nn.Module):
         the T - 1 KL terms estimated from ``n_times`` random steps per example."""
         check_positive("n_times", n_times, integer=True)
         x0 = self._flat(x0)
-        kl = sum(self.step_kl(x0, self._random_times(x0)) for _ in range(n_times))
+        kl = sum(self._step_kl(x0, self._random_times(x0)) for _ in range(n_times))
         return (
-            self.diffusion.first_step_log_likelihood(x0)
+            self.diffusion._first_step_log_likelihood(x0)
             - (self.T - 1) * kl / n_times
-            - self.diffusion.prior_kl(x0)
+            - self.diffusion._prior_kl(x0)
         )
 
     def bound_terms(self, x0: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -492,9 +752,9 @@ class DiffusionModel(nn.Module):
         E log p(x_0|x_1), ``kl`` (B, T - 1) for t = 2 ... T, ``prior`` KL(q(x_T|x_0) || pi), and
         ``bound`` = first_step - kl.sum(1) - prior."""
         x0 = self._flat(x0)
-        kl = torch.stack([self.step_kl(x0, t) for t in range(2, self.T + 1)], 1)
-        first = self.diffusion.first_step_log_likelihood(x0)
-        prior = self.diffusion.prior_kl(x0)
+        kl = torch.stack([self._step_kl(x0, t) for t in range(2, self.T + 1)], 1)
+        first = self.diffusion._first_step_log_likelihood(x0)
+        prior = self.diffusion._prior_kl(x0)
         return {
             "first_step": first,
             "kl": kl,
@@ -515,13 +775,45 @@ class DiffusionModel(nn.Module):
         (dim,) or (n, dim), the coordinates where mask is True are held at their known values at
         every step: a draw from the model's posterior given them, the paper's inpainting
         (section 2.5, r(x) a delta on the known data and constant elsewhere). Returns x_0 and the
-        states at the times listed in ``keep`` (T ... 0)."""
+        states at the times listed in ``keep`` (T ... 0). ``known`` is converted to the model's
+        dtype and device, a 0/1 ``mask`` to booleans, and ``keep`` (any iterable of times) to
+        a tuple."""
         check_positive("n", n, integer=True)
         dim = self.net.dim
         param = next(self.parameters())
         if (known is None) != (mask is None):
             raise ValueError("inpainting needs both `known` values and their `mask`")
+        if isinstance(keep, (str, bytes)) or not isinstance(keep, Iterable):
+            raise ValueError(
+                f"keep must list the times (ints in 0 ... T = {self.T}) whose states to "
+                f"return, got {keep!r}"
+            )
+        keep = tuple(keep)
+        for t in keep:
+            if (
+                not isinstance(t, numbers.Integral)
+                or isinstance(t, bool)
+                or not 0 <= t <= self.T
+            ):
+                raise ValueError(
+                    f"keep lists times in 0 ... T = {self.T} whose states to return, got "
+                    f"{t!r}"
+                )
         if known is not None:
+            checks.tensor("known", known, floating=False, min_dim=2)
+            checks.tensor("mask", mask, floating=False, min_dim=1)
+            if mask.numel() not in (dim, n * dim):
+                raise ValueError(
+                    f"mask must hold one flag per value, shape ({dim},) or ({n}, {dim}), got "
+                    f"{tuple(mask.shape)}"
+                )
+            if mask.device.type != "meta" and not bool(
+                ((mask == 0) | (mask == 1)).all()
+            ):
+                raise ValueError(
+                    "mask must be boolean (True where the value is known) or hold only 0 "
+                    "and 1"
+                )
             known, mask = known.flatten(1), mask.reshape(-1, dim).bool()
             if known.shape != (n, dim):
                 raise ValueError(
@@ -538,7 +830,7 @@ class DiffusionModel(nn.Module):
         for t in range(self.T, 1, -1):
             # a few hundred rows at a time: the per-pixel features of thousands of images at
             # once spill out of the CPU's caches (1.5x slower at 2,000 MNIST rows on 2 cores)
-            steps = [self.reverse(rows, t) for rows in x.split(256)]
+            steps = [self._reverse(rows, t) for rows in x.split(256)]
             mean, var = (torch.cat(parts) for parts in zip(*steps))
             x = clamp(mean + var.sqrt() * torch.randn_like(x))
             if t - 1 in keep:
@@ -581,10 +873,25 @@ class Rescaling:
     shift: float
     scale: float
 
+    def __post_init__(self):
+        if not _is_number(self.shift):
+            raise ValueError(f"shift must be a finite number, got {self.shift!r}")
+        check_positive("scale", self.scale)
+
     @classmethod
     def to_unit_variance(cls, x: torch.Tensor) -> Rescaling:
         """The constants that give ``x`` (the training data) mean 0 and variance 1 overall."""
+        checks.tensor("x", x)
+        if x.numel() < 2:
+            raise ValueError(
+                f"x must hold at least 2 values to estimate a variance, got shape "
+                f"{tuple(x.shape)}"
+            )
         mean, std = x.mean().item(), x.std().item()
+        if not (math.isfinite(mean) and math.isfinite(std)):
+            raise ValueError(
+                "x holds NaN or infinite values: it cannot be scaled to variance 1"
+            )
         if not std > 0:
             raise ValueError(
                 "the data are constant: they cannot be scaled to variance 1"
@@ -598,6 +905,7 @@ class Rescaling:
         return (y - self.shift) / self.scale
 
     def log_det(self, dim: int) -> float:
+        check_positive("dim", dim, integer=True)
         return dim * math.log(self.scale)
 
 
@@ -607,6 +915,15 @@ def swiss_roll(
     """n points of the 2-D swiss roll (scikit-learn's ``make_swiss_roll`` in its (x, z) plane):
     s = 1.5 pi (1 + 2u), u uniform, at (s cos s, s sin s), plus N(0, noise^2) on each coordinate."""
     check_positive("n", n, integer=True)
+    if not _is_number(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    if generator is not None:
+        wanted = torch.device(device if device is not None else "cpu").type
+        if generator.device.type != wanted:
+            raise ValueError(
+                f"generator is on {generator.device} but the points are drawn on {wanted}: "
+                f"pass a generator of that device (torch.Generator(device={wanted!r}))"
+            )
     u = torch.rand(n, generator=generator, device=device)
     s = 1.5 * math.pi * (1 + 2 * u)
     roll = torch.stack([s * torch.cos(s), s * torch.sin(s)], 1)
@@ -622,6 +939,11 @@ def swiss_roll_log_density(
     expectation by the midpoint rule on ``n_grid`` values of s (converged to 1e-6 at noise >= 0.1
     with the default grid). The ceiling every model's log-likelihood of these data lies under."""
     check_positive("noise", noise)
+    check_positive("n_grid", n_grid, integer=True)
+    checks.tensor("x", x, min_dim=0, non_empty=False)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"x must hold 2-D points, shape (n, 2), got {tuple(x.shape)}")
+    checks.tensor("x", x)
     s = 1.5 * math.pi * (1 + 2 * (torch.arange(n_grid, device=x.device) + 0.5) / n_grid)
     curve = torch.stack([s * torch.cos(s), s * torch.sin(s)], 1).to(x.dtype)
     nearby = [
@@ -633,6 +955,7 @@ def swiss_roll_log_density(
 
 def bits(nats: float | torch.Tensor, per: int = 1):
     """Nats to bits, divided by ``per`` (dimensions or pixels)."""
+    check_positive("per", per, integer=True)
     return nats / (math.log(2) * per)
 
 
@@ -661,6 +984,7 @@ class DiffusionConfig:
             raise ValueError(
                 f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}"
             )
+        check_seed("seed", self.seed)
 
 
 @torch.no_grad()
@@ -668,6 +992,12 @@ def mean_bound(
     model: DiffusionModel, x: torch.Tensor, n_times: int = 4, batch_size: int = 256
 ) -> torch.Tensor:
     """K per example of ``x`` (nats), estimated with ``n_times`` random steps each."""
+    if not isinstance(model, DiffusionModel):
+        raise ValueError(
+            f"model must be a DiffusionModel, got a {type(model).__name__}"
+        )
+    checks.tensor("x", x, min_dim=2)
+    check_positive("batch_size", batch_size, integer=True)
     return torch.cat([model.bound(xb, n_times) for xb in x.split(batch_size)])
 
 
@@ -675,67 +1005,30 @@ def dequantize(
     x: torch.Tensor, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Images in [0, 1] with uniform noise of one grey level added, as the reference code does to
-    remove the 8-bit quantisation (``generator`` on the CPU: the same noise on every device)."""
+    remove the 8-bit quantisation (``generator`` on the CPU: the same noise on every device).
+    Pixels in 0 ... 255 are refused (divide them by 255 first)."""
+    checks.intensities("x", x)
+    if generator is not None and generator.device.type != "cpu":
+        raise ValueError(
+            f"generator must be a CPU torch.Generator (the same noise on every device), got "
+            f"one on {generator.device}"
+        )
     noise = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     return x + (noise - 0.5) / 255
 
 
-@dataclasses.dataclass(frozen=True)
-class MnistSetup:
-    """The MNIST diffusion models' sizes at one scale (:func:`mnist_setup`)."""
-
-    steps: int  # T
-    n_train: int
-    network: dict  # keyword arguments of dense_net
-    config: DiffusionConfig
-    n_samples: int  # for the Parzen estimate
-    n_test: int
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The diffusion chapter's MNIST runs, also ``python -m lec16 train diffusion``. ``paper``: the
-    paper's T = 1000 and network, and the reference code's 1,700 "epochs" of 500 batches of 512
-    (about 8,700 passes over 50,000 digits); ``default``: T = 200 and 8 passes of Adam (2 CPU
-    cores); ``smoke``: a smaller network, for CI."""
-    return choose(
-        scale,
-        smoke=MnistSetup(
-            steps=20,
-            n_train=2000,
-            network={"hidden": 100, "depth": 2},
-            config=DiffusionConfig(
-                epochs=5, batch_size=32, lr=3e-3, eval_times=1, seed=seed
-            ),
-            n_samples=200,
-            n_test=500,
-        ),
-        default=MnistSetup(
-            steps=200,
-            n_train=50_000,
-            network={},
-            config=DiffusionConfig(epochs=8, seed=seed),
-            n_samples=2000,
-            n_test=10_000,
-        ),
-        paper=MnistSetup(
-            steps=1000,
-            n_train=50_000,
-            network={},
-            config=DiffusionConfig(epochs=8700, batch_size=512, seed=seed),
-            n_samples=10_000,
-            n_test=10_000,
-        ),
-    )
-
-
-def mnist_model(setup: MnistSetup, parametrization: str = "mean") -> DiffusionModel:
-    """The MNIST model of ``setup``: the paper's schedule with T = ``setup.steps`` and its dense
-    network (:func:`dense_net`), read with ``parametrization``. The paper's bound (``mean``) is
-    trained at importance-sampled times (:class:`TimeSampler`: the same bound, a less noisy
-    estimate of its T - 1 KL terms); Ho et al.'s loss at uniform times, as they do."""
+def mnist_model(
+    T: int, parametrization: str = "mean", hidden: int = 500, depth: int = 3
+) -> DiffusionModel:
+    """The paper's MNIST model: its schedule with ``T`` steps and its dense network
+    (:func:`dense_net`, ``depth`` layers of ``hidden`` units: the paper's 3 x 500), read with
+    ``parametrization``. The paper's bound (``mean``) is trained at importance-sampled times
+    (:class:`TimeSampler`: the same bound, a less noisy estimate of its T - 1 KL terms); Ho et
+    al.'s loss at uniform times, as they do."""
+    check_choice("parametrization", parametrization, PARAMETRIZATIONS)
     return DiffusionModel(
-        GaussianDiffusion(sohl_dickstein_schedule(setup.steps)),
-        dense_net(784, setup.steps, **setup.network),
+        GaussianDiffusion(sohl_dickstein_schedule(T)),
+        dense_net(784, T, hidden=hidden, depth=depth),
         parametrization,
         time_sampling="importance" if parametrization == "mean" else "uniform",
     )
@@ -753,18 +1046,23 @@ def train_diffusion(
     :func:`lec16.train.fit`; after each epoch the test bound K in nats per example (of the
     weight average when ``ema_decay`` is set). Returns the history and the :class:`~lec16.train.EMA`
     hook (its ``.module`` is the model to sample from), or None."""
+    if not isinstance(model, DiffusionModel):
+        raise ValueError(
+            f"model must be a DiffusionModel, got a {type(model).__name__}"
+        )
+    if not isinstance(config, DiffusionConfig):
+        raise ValueError(
+            f"config must be a diffusion.DiffusionConfig, got a {type(config).__name__}"
+        )
     param = next(model.parameters())
     for name, x in (("x_train", x_train), ("x_test", x_test)):
-        if x.device != param.device or x.dtype != param.dtype:
-            raise ValueError(
-                f"{name} is {x.dtype} on {x.device} but the model is {param.dtype} on "
-                f"{param.device}: move one of them"
-            )
+        checks.tensor(name, x, min_dim=2)
         if x[0].numel() != model.net.dim:
             raise ValueError(
                 f"{name} has {x[0].numel()} values per example but the model takes "
                 f"{model.net.dim}"
             )
+        checks.like(name, x, param, "the model")
     parallel = distributed.wrap(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     batches = data.Batches(
@@ -777,7 +1075,7 @@ def train_diffusion(
         train.optimizer_step(optimizer, loss, clip_grad_norm=config.clip_grad_norm)
         return {"loss": loss}
 
-    def evaluate():
+    def evaluate(epoch):
         evaluated = ema.module if ema is not None else model
         bound = mean_bound(evaluated, x_test.flatten(1), config.eval_times)
         return {"test_bound": bound.mean().item()}
@@ -792,6 +1090,6 @@ def train_diffusion(
         evaluate=evaluate,
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "model": model, "n_train": len(x_train)},
+        config={"train": config, "n_train": len(x_train)},
     )
     return history, ema

@@ -24,6 +24,20 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+__all__ = [
+    "rank_and_world",
+    "is_main",
+    "init_from_env",
+    "wrap",
+    "wrap_loss",
+    "own_share",
+    "own_rows",
+    "gather_rows",
+    "unwrap",
+    "mean_over_ranks",
+    "barrier",
+]
+
 
 def rank_and_world() -> tuple[int, int]:
     """(this process's rank, the number of processes): (0, 1) without a process group."""

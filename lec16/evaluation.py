@@ -22,16 +22,39 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
-from lec16 import data, distributed, train
+from lec16 import checkpoints, checks, data, distributed, settings, train
 from lec16.scales import check_positive
+
+__all__ = [
+    "parzen_log_likelihood",
+    "select_parzen_sigma",
+    "error_rate",
+    "MnistFeatureNet",
+    "feature_net",
+    "as_mnist_images",
+    "features",
+    "frechet_distance",
+    "sample_quality",
+    "parzen_protocol_split",
+    "untrained_reference",
+    "nearest_neighbours",
+    "confident_share",
+    "mmd",
+]
 
 
 @torch.no_grad()
 def parzen_log_likelihood(
     samples: torch.Tensor, x: torch.Tensor, sigma: float, batch_size: int = 100
 ) -> torch.Tensor:
-    """log p(x) under the kernel density (1/M) sum_i N(x; s_i, sigma^2 I), per row of ``x``."""
+    """log p(x) under the kernel density (1/M) sum_i N(x; s_i, sigma^2 I), per row of ``x``.
+
+    ``samples`` and ``x``: non-empty floating tensors (examples first) of one dtype and device."""
     check_positive("sigma", sigma)
+    check_positive("batch_size", batch_size, integer=True)
+    checks.tensor("samples", samples, min_dim=2)
+    checks.tensor("x", x, min_dim=2)
+    checks.like("x", x, samples, "samples")
     s, x = samples.flatten(1), x.flatten(1)
     if s.shape[1] != x.shape[1]:
         raise ValueError(
@@ -53,8 +76,22 @@ def parzen_log_likelihood(
 def select_parzen_sigma(
     samples: torch.Tensor, x_val: torch.Tensor, sigmas=None
 ) -> tuple[float, dict]:
-    """The width with the best mean validation log-likelihood, and the score of every candidate."""
-    sigmas = sigmas if sigmas is not None else np.logspace(-1, 0, 10)
+    """The width with the best mean validation log-likelihood, and the score of every candidate.
+
+    ``sigmas``: a non-empty sequence of candidate widths (any iterable: it is read once)."""
+    if sigmas is None:
+        sigmas = np.logspace(-1, 0, 10)
+    elif isinstance(sigmas, (int, float)) or (
+        isinstance(sigmas, (torch.Tensor, np.ndarray)) and sigmas.ndim == 0
+    ):
+        raise ValueError(
+            f"sigmas must be a sequence of candidate widths, e.g. [0.1, 0.2], got {sigmas!r}; "
+            "for one width call parzen_log_likelihood"
+        )
+    else:
+        sigmas = list(sigmas)
+        if not sigmas:
+            raise ValueError("sigmas is empty: pass at least one candidate width")
     for sig in sigmas:
         check_positive("every Parzen width sigma", float(sig))
     scores = {
@@ -71,9 +108,41 @@ def error_rate(
     y: torch.Tensor,
     batch_size: int = 2000,
 ) -> float:
-    """Error (%) of a classifier (``logits``: a network, or e.g. ``model.classify``) on (x, y)."""
+    """Error (%) of a classifier (``logits``: a network, or e.g. ``model.classify``) on (x, y).
+
+    ``y``: one class index per example (a 1-D integer tensor, not one-hot), each below the
+    number of scores ``logits`` returns per example, on the device of those scores."""
+    if not callable(logits):
+        raise ValueError(
+            f"logits must be a classifier (a function x -> scores of shape (N, classes)), got "
+            f"a {type(logits).__name__}"
+        )
+    check_positive("batch_size", batch_size, integer=True)
+    checks.tensor("x", x)
+
+    def scores(i):
+        out = logits(x[i : i + batch_size])
+        if i == 0:  # the number of classes is that of the scores
+            if not isinstance(out, torch.Tensor) or out.ndim != 2:
+                got = (
+                    f"shape {tuple(out.shape)}"
+                    if isinstance(out, torch.Tensor)
+                    else f"a {type(out).__name__}"
+                )
+                raise ValueError(
+                    f"logits must return scores of shape (N, classes), got {got}: a single "
+                    "logit per example has no argmax over classes"
+                )
+            checks.labels("y", y, n=len(x), n_classes=out.shape[-1])
+            if y.device != out.device:
+                raise ValueError(
+                    f"y is on {y.device} but the scores on {out.device}: move y with "
+                    f"y.to({str(out.device)!r})"
+                )
+        return out
+
     wrong = sum(
-        (logits(x[i : i + batch_size]).argmax(-1) != y[i : i + batch_size]).sum()
+        (scores(i).argmax(-1) != y[i : i + batch_size]).sum()
         for i in range(0, len(x), batch_size)
     )
     return 100.0 * float(wrong) / len(x)
@@ -97,10 +166,22 @@ class MnistFeatureNet(nn.Module):
         )
         self.head = nn.Linear(128, 10)
 
+    def _check(self, x) -> None:
+        """Shapes, dtype and device only (it runs at every training step)."""
+        checks.tensor("x", x, min_dim=0, non_empty=False)
+        if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
+            raise ValueError(
+                f"MnistFeatureNet expects grey 28x28 images (N, 1, 28, 28), got shape "
+                f"{tuple(x.shape)}: convert them with lec16.evaluation.as_mnist_images"
+            )
+        checks.like("x", x, self.head.weight, "MnistFeatureNet")
+
     def features(self, x):
+        self._check(x)
         return self.body(x)
 
     def forward(self, x):
+        self._check(x)
         return self.head(self.body(x))
 
 
@@ -108,17 +189,24 @@ def feature_net(
     device=None, path: Path | None = None, epochs: int = 2
 ) -> tuple[MnistFeatureNet, float]:
     """The feature classifier and its test accuracy: loaded from ``path`` (default
-    ``<data root>/classifiers/mnist_cnn.pt``) or trained on MNIST (seed 0) and cached there."""
-    path = Path(path or data.data_root() / "classifiers" / "mnist_cnn.pt")
-    device = torch.device(device) if device is not None else torch.device("cpu")
+    ``mnist_cnn.pt`` in :func:`lec16.settings.cache_dir`: beside the data, or in a cache folder
+    when the data folder is read-only) or trained on MNIST (seed 0) and kept there."""
+    check_positive("epochs", epochs, integer=True)
+    try:
+        device = torch.device(device) if device is not None else torch.device("cpu")
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; use e.g. 'cpu', 'cuda' or 'cuda:0'"
+        ) from None
+    path = Path(path or settings.cache_dir() / "mnist_cnn.pt")
     net = MnistFeatureNet().to(device)
     x_test, y_test = data.load_mnist("test", device=device)
     if path.exists():
-        state = train.load_checkpoint(path, map_location=device, required=("model",))
+        state = checkpoints.load(path, map_location=device, required=("model",))
         try:
             net.load_state_dict(state["model"])
         except (RuntimeError, KeyError) as err:
-            raise train.CheckpointError(
+            raise checkpoints.CheckpointError(
                 f"{path} is not a MnistFeatureNet checkpoint ({err}); delete it to retrain"
             ) from None
     else:
@@ -135,7 +223,7 @@ def feature_net(
             desc="feature classifier",
         )
         if distributed.is_main():  # one writer
-            train.save_checkpoint(path, {"model": net.state_dict()})
+            checkpoints.save(path, {"model": net.state_dict()})
         distributed.barrier()
     net.eval()
     return net, 1 - error_rate(net, x_test, y_test, batch_size=1000) / 100
@@ -144,6 +232,7 @@ def feature_net(
 def as_mnist_images(images: torch.Tensor) -> torch.Tensor:
     """Images of any size as the classifier's input: grey (the mean over colour channels), resized
     to 28x28 (area-averaged down, bilinear up). Flattened 784-vectors are read as 28x28."""
+    checks.tensor("images", images, min_dim=0, non_empty=False)
     if images.ndim == 2 and images.shape[1] == 784:
         images = images.reshape(-1, 1, 28, 28)
     if images.ndim != 4:
@@ -157,11 +246,45 @@ def as_mnist_images(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
+def _check_net(net, method: str) -> None:
+    if not callable(getattr(net, method, None)):
+        raise ValueError(
+            f"net must be the feature classifier (evaluation.feature_net()[0]), with a "
+            f"{method}(images) method; got a {type(net).__name__}"
+        )
+
+
+def _check_image_sets(min_images: int = 2, **images: torch.Tensor) -> None:
+    """Each named set: floating intensities in [0, 1] (examples first), at least
+    ``min_images`` of them (a covariance needs 2), on the first set's dtype and device."""
+    first = None
+    for name, x in images.items():
+        checks.intensities(name, x, min_dim=2)
+        if len(x) < min_images:
+            raise ValueError(
+                f"{name} has {len(x)} image(s); the metrics need at least {min_images} (the "
+                "Frechet distance estimates a covariance): use thousands for stable numbers"
+            )
+        if first is None:
+            first = name, x
+        else:
+            checks.like(name, x, first[1], first[0])
+
+
 @torch.no_grad()
 def features(
     net: MnistFeatureNet, images: torch.Tensor, batch_size: int = 1000
 ) -> np.ndarray:
-    """The classifier's 128 penultimate features for images of any size (:func:`as_mnist_images`)."""
+    """The classifier's 128 penultimate features for images of any size (:func:`as_mnist_images`),
+    intensities in [0, 1]."""
+    check_positive("batch_size", batch_size, integer=True)
+    _check_net(net, "features")
+    checks.intensities("images", images, min_dim=2)
+    return _features(net, images, batch_size)
+
+
+@torch.no_grad()
+def _features(net, images, batch_size=1000):
     x = as_mnist_images(images)
     return (
         torch.cat([net.features(b) for b in x.split(batch_size)]).cpu().double().numpy()
@@ -210,14 +333,36 @@ def sample_quality(
     * ``mean_intensity`` and ``real_mean_intensity``: the mean pixel of the samples and of the test
       images, the first thing a generator learns (an untrained one outputs grey), so the check that
       even a few training steps must pass.
+
+    All images are intensities in [0, 1] (divide 8-bit pixels by 255), at least 2 per set, of
+    one dtype and device.
     """
+    _check_net(net, "features")
+    _check_image_sets(
+        samples=samples, test_images=test_images, validation_images=validation_images
+    )
+    pixels = {
+        name: x[0].numel()
+        for name, x in (
+            ("samples", samples),
+            ("test_images", test_images),
+            ("validation_images", validation_images),
+        )
+    }
+    if len(set(pixels.values())) > 1:
+        raise ValueError(
+            f"the Parzen window compares images of one size; pixels per image: {pixels} "
+            "(resize the samples or compare them only by the Frechet distance)"
+        )
     sigma, _ = select_parzen_sigma(samples, validation_images[:1000])
     ll = parzen_log_likelihood(samples, test_images, sigma)
     return {
         "parzen": ll.mean().item(),
         "parzen_se": (ll.std() / len(ll) ** 0.5).item(),
         "sigma": sigma,
-        "frechet": frechet_distance(features(net, samples), features(net, test_images)),
+        "frechet": frechet_distance(
+            _features(net, samples), _features(net, test_images)
+        ),
         "diversity": torch.pdist(samples[:1000].flatten(1)).mean().item(),
         "real_diversity": torch.pdist(test_images[:1000].flatten(1)).mean().item(),
         "mean_intensity": samples.mean().item(),
@@ -236,6 +381,7 @@ def parzen_protocol_split(
     the first 50,000 images, the Parzen width is chosen on the next 1,000, and the remaining
     9,000 are real images no model saw, the reference row of the GAN tables. Returns
     (train, validation, held_out)."""
+    checks.tensor("images", images, floating=False)
     if len(images) <= PARZEN_TRAIN + PARZEN_VALIDATION:
         raise ValueError(
             f"the Parzen protocol needs the full training set (more than "
@@ -251,10 +397,14 @@ def untrained_reference(
     """What a generator's untrained copy scores (the reference a broken generator would not beat):
     the Frechet distance of its ``samples`` to ``test_images`` and their mean pixel. Estimate its
     batch-norm statistics first (:func:`lec16.gan.calibrate_batch_norm`), as training would, so
-    that statistics alone cannot pass for learning."""
+    that statistics alone cannot pass for learning. Images: intensities in [0, 1], at least
+    2 per set."""
+    _check_net(net, "features")
+    _check_image_sets(samples=samples)
+    _check_image_sets(test_images=test_images)
     return {
         "untrained_frechet": frechet_distance(
-            features(net, samples), features(net, test_images)
+            _features(net, samples), _features(net, test_images)
         ),
         "untrained_mean_intensity": samples.mean().item(),
     }
@@ -265,8 +415,17 @@ def nearest_neighbours(
     queries: torch.Tensor, reference: torch.Tensor, batch_size: int = 500
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """For each query image, the Euclidean pixel distance to its nearest ``reference`` image and
-    that image's index (Goodfellow et al.'s Figure 2 check that samples are not memorised)."""
+    that image's index (Goodfellow et al.'s Figure 2 check that samples are not memorised).
+    Both are non-empty floating tensors (examples first) of one dtype, device and image size."""
     check_positive("batch_size", batch_size, integer=True)
+    checks.tensor("queries", queries, min_dim=2)
+    checks.tensor("reference", reference, min_dim=2)
+    checks.like("queries", queries, reference, "reference")
+    if queries[0].numel() != reference[0].numel():
+        raise ValueError(
+            f"queries have {queries[0].numel()} values each and reference "
+            f"{reference[0].numel()}: they must be images of one size"
+        )
     reference = reference.flatten(1)
     best = [
         torch.cdist(q.flatten(1), reference).min(1) for q in queries.split(batch_size)
@@ -281,8 +440,13 @@ def confident_share(
     """The share of ``images`` (N, 1, 28, 28) in [0, 1] that the MNIST classifier ``net`` labels
     with probability above ``threshold``: recognisable digits score near the test set's own share,
     noise near 0."""
-    if not 0 < threshold < 1:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not 0 < threshold < 1
+    ):
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    checks.intensities("images", images, min_dim=2)
     probabilities = torch.softmax(net(as_mnist_images(images)), -1)
     return (probabilities.max(-1).values > threshold).float().mean().item()
 
@@ -292,7 +456,23 @@ def mmd(
 ) -> torch.Tensor:
     """The unbiased estimate of the squared maximum mean discrepancy between the samples ``x``
     (n, d) and ``y`` (m, d) (Gretton et al. 2012), with a sum of Gaussian kernels of the given
-    ``bandwidths``: about 0 when both come from one distribution (it can go slightly negative)."""
+    ``bandwidths``: about 0 when both come from one distribution (it can go slightly negative).
+    ``x`` and ``y``: floating tensors of one dtype and device (1-D points as (n, 1))."""
+    for name, points in (("x", x), ("y", y)):
+        checks.tensor(name, points, min_dim=0, non_empty=False)
+        if points.ndim < 2:
+            raise ValueError(
+                f"mmd needs points of shape (n, d), got {name} of shape {tuple(points.shape)}: "
+                f"write {name}[:, None] for 1-D points"
+            )
+    checks.like("y", y, x, "x")
+    if not isinstance(bandwidths, (tuple, list)) or not bandwidths:
+        raise ValueError(
+            f"bandwidths must be a non-empty sequence of kernel widths, e.g. (0.1, 0.3, 1.0), "
+            f"got {bandwidths!r}"
+        )
+    for k, width in enumerate(bandwidths):
+        check_positive(f"bandwidths[{k}]", width)
     if x.shape[1:] != y.shape[1:] or len(x) < 2 or len(y) < 2:
         raise ValueError(
             f"mmd needs two sets of at least 2 points of one dimension, got shapes "

@@ -13,16 +13,17 @@ VAE of :mod:`lec16.vae`; only q changes, so K = 0 *is* that VAE (its closed-form
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import flows
-from lec16.scales import check_non_negative_int, choose
-from lec16.vae import VAE, TrainConfig, VAEConfig, check_features
+from lec16 import checks, flows
+from lec16.scales import check_non_negative_int
+from lec16.vae import VAE, VAEConfig
+
+__all__ = ["FlowVAEConfig", "FlowVAE", "sampled_kl_bound"]
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,14 @@ class FlowVAE(VAE):
     def posterior(
         self, x: torch.Tensor
     ) -> tuple[D.Distribution, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """q_0(z | x) and the flow's (u_hat, w, b) for every example, shapes (B, K, d) and (B, K)."""
-        check_features(x, self.config.x_dim, "FlowVAE")
+        """q_0(z | x) and the flow's (u_hat, w, b) for every example, shapes (B, K, d) and (B, K).
+        A model with K = 0 flows has none: its q(z | x) is :meth:`encode`'s Gaussian."""
+        if not self.config.flows:
+            raise ValueError(
+                "this FlowVAE has flows=0, so q(z | x) has no flow parameters: it is the VAE's "
+                "Gaussian, whose mean and log-variance model.encode(x) returns"
+            )
+        self._check_batch(x)
         h = self.encoder(x)
         mu, logvar = self.enc_mu(h), self.enc_logvar(h)
         q0 = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
@@ -81,6 +88,7 @@ class FlowVAE(VAE):
         with log q_K(z_K) = log q_0(z_0) - sum_j log |det df_j/dz_{j-1}| (slide "Normalizing Flows")."""
         if not self.config.flows:
             return super().log_weights(x, k)
+        checks.count("k", k)
         q0, u_hat, w, b = self.posterior(x)
         z0 = q0.rsample((k,))
         z, log_det = flows.planar_steps(z0, u_hat, w, b)
@@ -94,56 +102,13 @@ class FlowVAE(VAE):
         ``"vae"``): :meth:`lec16.vae.VAE.forward`'s bounds of this model's log-weights."""
         if not self.config.flows or bound != "elbo":
             return super().forward(x, n_samples, bound)
+        checks.count("n_samples", n_samples)
         return self.log_weights(x, n_samples).mean(0)
 
 
 def sampled_kl_bound(model: VAE, x: torch.Tensor) -> torch.Tensor:
     """The flows' estimator of the bound, log p(x, z) - log q(z | x) at one z ~ q, also for
-    K = 0 (whose training objective otherwise takes the KL in closed form)."""
-    return model.log_weights(x, 1).mean(0)
-
-
-@dataclass(frozen=True)
-class MnistSetup:
-    """The flows chapter's MNIST VAEs with K planar flows in q(z | x) at one scale
-    (:func:`mnist_setup`), all on the VAE chapter's networks and data."""
-
-    flow_lengths: tuple[int, ...]
-    """the K compared; K = 0 is the VAE, trained twice (closed-form and sampled KL)"""
-    latent: int
-    n_train: int
-    """the first training digits, binarized afresh at every batch"""
-    config: TrainConfig
-    n_test_nll: int
-    """test digits of the L_5000 estimate"""
-
-    def variants(self) -> dict[str, tuple[int, Callable | None]]:
-        """name -> (K, the training objective: None for the model's own bound)."""
-        variants = {"K=0": (0, None), "K=0, sampled KL": (0, sampled_kl_bound)}
-        variants.update({f"K={k}": (k, None) for k in self.flow_lengths[1:]})
-        return variants
-
-
-def checkpoint_name(k: int, objective: Callable | None) -> str:
-    """The checkpoint name of the VAE with ``k`` flows trained on ``objective``."""
-    return f"flow_vae_k{k}" + ("_sampled_kl" if objective else "")
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The chapter's flow VAEs at ``scale`` (the chapter and ``python -m lec16 train
-    flow_vae``); ``paper``: Rezende & Mohamed's 40 latents, K up to 80 and 500,000 updates of
-    100 digits (834 epochs; Adam, not their annealed RMSprop)."""
-    return MnistSetup(
-        flow_lengths=choose(
-            scale, smoke=(0, 2), default=(0, 4, 16), paper=(0, 10, 20, 40, 80)
-        ),
-        latent=choose(scale, smoke=20, default=20, paper=40),
-        n_train=choose(scale, smoke=1000, default=60_000, paper=60_000),
-        config=choose(
-            scale,
-            smoke=TrainConfig(epochs=1, seed=seed),
-            default=TrainConfig(epochs=6, seed=seed),  # 10 minutes on 2 CPU cores
-            paper=TrainConfig(epochs=834, seed=seed),
-        ),
-        n_test_nll=choose(scale, smoke=20, default=100, paper=10_000),
-    )
+    K = 0 (whose training objective otherwise takes the KL in closed form): the model's
+    ``bound="vae"`` with one sample, through its ``forward``, so that DistributedDataParallel
+    (which wraps the model under torchrun) averages its gradients."""
+    return model(x, 1, bound="vae")

@@ -20,23 +20,92 @@ import torch.nn.functional as F
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_non_negative_int, check_positive, choose
+from lec16 import checks, data, distributed, train
+from lec16.scales import (
+    check_choice,
+    check_non_negative_int,
+    check_positive,
+    check_seed,
+)
+
+__all__ = [
+    "ENERGIES",
+    "planar_u_hat",
+    "PlanarFlow",
+    "PlanarCascade",
+    "planar_steps",
+    "RadialFlow",
+    "Flow",
+    "planar_flow",
+    "FlowDistribution",
+    "logistic",
+    "NICE",
+    "energy",
+    "free_energy",
+    "EnergyFitConfig",
+    "fit_to_energy",
+    "ENVELOPE",
+    "enveloped_energy",
+    "grid_log_partition",
+    "energy_fit_model",
+    "dequantize",
+    "bits_per_dim",
+    "NiceConfig",
+    "mean_log_likelihood",
+    "train_nice",
+    "nice_mnist",
+]
 
 ENERGIES = ("U1", "U2", "U3", "U4")
 
 
-def _check_points(z: torch.Tensor, dim: int, who: str) -> None:
+def _check_points(
+    z: torch.Tensor,
+    dim: int,
+    who: str,
+    name: str = "z",
+    reference: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``z`` if it is a non-empty floating-point batch of shape (n, ``dim``) (with the dtype and
+    device of ``reference``, a parameter of the flow ``who``, when given); else a ValueError."""
+    checks.tensor(name, z, min_dim=0, non_empty=False)
     if z.ndim != 2 or z.shape[1] != dim:
         raise ValueError(
             f"{who} expects a batch of {dim}-dimensional points, shape (n, {dim}); got "
             f"{tuple(z.shape)}"
+        )
+    checks.tensor(name, z)  # at least one point
+    if reference is not None:
+        checks.like(name, z, reference, who)
+    return z
+
+
+def _check_rsample_with_log_prob(name: str, q) -> None:
+    if not callable(getattr(q, "rsample_with_log_prob", None)):
+        raise ValueError(
+            f"{name} must have a method rsample_with_log_prob(n) (a FlowDistribution or a "
+            f"NICE), got a {type(q).__name__}"
+        )
+
+
+def _check_callable(name: str, fn) -> None:
+    if not callable(fn):
+        raise ValueError(
+            f"{name} must be a function of the points z (n, d) -> (n,), got a "
+            f"{type(fn).__name__}"
         )
 
 
 def planar_u_hat(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """u_hat = u + (m(w^T u) - w^T u) w / ||w||^2, m(x) = -1 + softplus(x), for parameters of
     shape (..., d): then w^T u_hat = m(w^T u) > -1 (Rezende & Mohamed 2015, appendix A.1)."""
+    checks.tensor("u", u, non_empty=False)
+    checks.tensor("w", w, non_empty=False)
+    if u.shape != w.shape:
+        raise ValueError(
+            f"u and w must have the same shape (..., d), got {tuple(u.shape)} and "
+            f"{tuple(w.shape)}"
+        )
     wu = (w * u).sum(-1, keepdim=True)
     return u + (F.softplus(wu) - 1 - wu) * w / w.pow(2).sum(-1, keepdim=True)
 
@@ -75,7 +144,7 @@ class PlanarFlow(nn.Module):
         return planar_u_hat(self.u, self.w)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_points(z, self.dim, "PlanarFlow")
+        _check_points(z, self.dim, "PlanarFlow", reference=self.w)
         u_hat = self.u_hat()
         a = torch.tanh(z @ self.w + self.b)  # (n,)
         psi = (1 - a.pow(2)).unsqueeze(-1) * self.w  # h'(w^T z + b) w
@@ -99,7 +168,7 @@ class PlanarCascade(nn.Module):
         self.b = nn.Parameter(torch.zeros(k))
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_points(z, self.dim, "PlanarCascade")
+        _check_points(z, self.dim, "PlanarCascade", reference=self.w)
         if self.k == 0:
             return z, z.new_zeros(len(z))
         return planar_steps(z, planar_u_hat(self.u, self.w), self.w, self.b)
@@ -115,6 +184,22 @@ def planar_steps(
     with z of shape (S, B, d) is one flow per example, as an inference network outputs them
     (:mod:`lec16.flow_vae`). The constraint w^T u_hat > -1 is the caller's (use ``u_hat`` from
     :func:`planar_u_hat`)."""
+    for name, value in (("z", z), ("u_hat", u_hat), ("w", w), ("b", b)):
+        checks.tensor(name, value, non_empty=False)
+    if u_hat.shape != w.shape or w.ndim < 2:
+        raise ValueError(
+            f"u_hat and w must have the same shape (..., K, d), got {tuple(u_hat.shape)} "
+            f"and {tuple(w.shape)}"
+        )
+    if b.shape[-1] != w.shape[-2]:
+        raise ValueError(
+            f"b must hold one bias per flow, shape (..., K) with K = {w.shape[-2]}, got "
+            f"{tuple(b.shape)}"
+        )
+    if z.shape[-1] != w.shape[-1]:
+        raise ValueError(
+            f"z has {z.shape[-1]} coordinates but the flows act on {w.shape[-1]}"
+        )
     w_u_hat = (w * u_hat).sum(-1)  # = m(w^T u) > -1
     dets = []
     layers = zip(w.unbind(-2), b.unbind(-1), u_hat.unbind(-2), w_u_hat.unbind(-1))
@@ -149,7 +234,7 @@ class RadialFlow(nn.Module):
         return alpha, -alpha + F.softplus(self.beta_raw)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_points(z, self.dim, "RadialFlow")
+        _check_points(z, self.dim, "RadialFlow", reference=self.z0)
         alpha, beta = self.alpha_beta()
         diff = z - self.z0
         r = diff.norm(dim=-1)
@@ -169,6 +254,7 @@ class Flow(nn.Module):
         self.layers = nn.ModuleList(layers)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        checks.tensor("z", z)
         total = z.new_zeros(len(z))
         for layer in self.layers:
             z, log_det = layer(z)
@@ -192,6 +278,16 @@ class FlowDistribution(nn.Module):
 
     def __init__(self, base: D.Distribution, flow: nn.Module):
         super().__init__()
+        if not isinstance(base, D.Distribution) or not base.has_rsample:
+            raise ValueError(
+                "base must be a torch.distributions.Distribution with reparametrized samples "
+                f"(e.g. Independent(Normal(...), 1)), got {base!r}"
+            )
+        if not isinstance(flow, nn.Module):
+            raise ValueError(
+                f"flow must be a torch.nn.Module (a Flow, planar_flow(...)), got a "
+                f"{type(flow).__name__}"
+            )
         self.base, self.flow = base, flow
 
     def rsample_with_log_prob(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -278,7 +374,7 @@ class NICE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """h = f(x) and log |det df/dx| per example."""
-        _check_points(x, self.dim, "NICE")
+        _check_points(x, self.dim, "NICE", "x", self.log_scale)
         for i in range(len(self.couplings)):
             x = self._couple(i, x, +1)
         h = x * self.log_scale.exp()
@@ -286,7 +382,7 @@ class NICE(nn.Module):
 
     def inverse(self, h: torch.Tensor) -> torch.Tensor:
         """x = f^{-1}(h): undo the scaling, then the couplings in reverse order."""
-        _check_points(h, self.dim, "NICE.inverse")
+        _check_points(h, self.dim, "NICE.inverse", "h", self.log_scale)
         x = h * (-self.log_scale).exp()
         for i in reversed(range(len(self.couplings))):
             x = self._couple(i, x, -1)
@@ -364,9 +460,31 @@ def free_energy(
     beta: float = 1.0,
 ) -> torch.Tensor:
     """F = E_q[log q(z) + beta U(z)] from ``n`` reparametrized samples of ``q`` (anything with
-    ``rsample_with_log_prob``); at beta = 1, F = KL(q || p) - log Z, with p = exp(-U) / Z."""
+    ``rsample_with_log_prob``); at beta = 1, F = KL(q || p) - log Z, with p = exp(-U) / Z.
+    ``energy_fn`` must return one energy per sample, shape (n,)."""
+    _check_rsample_with_log_prob("q", q)
+    _check_callable("energy_fn", energy_fn)
+    check_positive("n", n, integer=True)
+    if (
+        isinstance(beta, bool)
+        or not isinstance(beta, (int, float))
+        or not math.isfinite(beta)
+        or beta < 0
+    ):
+        raise ValueError(
+            f"beta must be a finite number >= 0 (the inverse temperature), got {beta!r}"
+        )
     z, log_q = q.rsample_with_log_prob(n)
-    return (log_q + beta * energy_fn(z)).mean()
+    energies = energy_fn(z)
+    if not isinstance(energies, torch.Tensor) or energies.shape != log_q.shape:
+        shape = (
+            tuple(energies.shape) if isinstance(energies, torch.Tensor) else energies
+        )
+        raise ValueError(
+            f"energy_fn must return one energy per sample, shape {tuple(log_q.shape)}, got "
+            f"{shape}: reduce over the coordinates (e.g. .sum(-1)), not over the samples"
+        )
+    return (log_q + beta * energies).mean()
 
 
 @dataclass(frozen=True)
@@ -397,28 +515,11 @@ class EnergyFitConfig:
             check_positive(name, getattr(self, name), integer=True)
         check_positive("lr", self.lr)
         check_choice("optimizer", self.optimizer, ("adam", "rmsprop"))
+        check_seed("seed", self.seed)
         if self.steps % self.steps_per_epoch:
             raise ValueError(
                 f"steps={self.steps} must be a multiple of steps_per_epoch={self.steps_per_epoch}"
             )
-
-
-class _Steps:
-    """The global step numbers of each epoch, so that the annealing resumes where it stopped."""
-
-    def __init__(self, per_epoch: int):
-        self.per_epoch, self.epoch = per_epoch, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.per_epoch
-
-    def __iter__(self):
-        return iter(
-            range(self.epoch * self.per_epoch, (self.epoch + 1) * self.per_epoch)
-        )
 
 
 def fit_to_energy(
@@ -430,8 +531,21 @@ def fit_to_energy(
 ) -> train.History:
     """Minimise :func:`free_energy` of ``q`` against ``energy_fn`` with annealing; the free energy
     at beta = 1 from ``eval_samples`` samples is recorded after each epoch (``free_energy``).
+    The steps are numbered globally (:class:`lec16.train.Steps`), so a resumed fit continues its
+    annealing where it stopped.
     Under torchrun each rank draws its share of the ``batch_size`` samples of every step and
     DDP averages the gradients."""
+    if not isinstance(q, nn.Module):
+        raise ValueError(
+            f"q must be a torch.nn.Module to train (a FlowDistribution or a NICE), got a "
+            f"{type(q).__name__}"
+        )
+    _check_rsample_with_log_prob("q", q)
+    _check_callable("energy_fn", energy_fn)
+    if not isinstance(config, EnergyFitConfig):
+        raise ValueError(
+            f"config must be a flows.EnergyFitConfig, got a {type(config).__name__}"
+        )
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(q.parameters(), lr=config.lr)
     else:
@@ -450,28 +564,21 @@ def fit_to_energy(
 
     return train.fit(
         step,
-        _Steps(config.steps_per_epoch),
+        train.Steps(config.steps_per_epoch),
         config.steps // config.steps_per_epoch,
         modules={"q": q},
         optimizers={"opt": optimizer},
-        evaluate=lambda: {
+        evaluate=lambda epoch: {
             "free_energy": free_energy(q, energy_fn, config.eval_samples)
         },
         checkpoint=checkpoint,
         desc=desc,
-        config={"fit": config, "q": q},
+        config={"fit": config},
     )
 
 
-ENVELOPE = (
-    2.0  # standard deviation of the chapter's Gaussian envelope in z1 for U2, U3, U4
-)
-FIT_KINDS = (
-    2,
-    8,
-    32,
-    "NICE",
-)  # the chapter's fitted flows: K planar flows, or a small NICE
+# the standard deviation of the chapter's Gaussian envelope in z1 for U2, U3, U4
+ENVELOPE = 2.0
 
 
 def enveloped_energy(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -495,6 +602,8 @@ def grid_log_partition(
     """log Z = log of the integral of exp(-U) over the plane, by the midpoint rule on a grid of
     2001 x 2001 points over [-half_width, half_width]^2 in float64 (the chapter's targets are
     negligible beyond 20)."""
+    _check_callable("energy_fn", energy_fn)
+    check_positive("half_width", half_width)
     axis = torch.linspace(
         -half_width, half_width, 2001, dtype=torch.float64, device=device
     )
@@ -506,43 +615,16 @@ def grid_log_partition(
 def energy_fit_model(kind: int | str, device=None) -> nn.Module:
     """One of the chapter's fitted densities: ``kind`` planar flows on N(0, I) in 2-D, or
     ``"NICE"``, four couplings of one 16-unit layer with a Gaussian prior (torch's generator)."""
+    if kind != "NICE" and (
+        isinstance(kind, bool) or not isinstance(kind, int) or kind < 0
+    ):
+        raise ValueError(
+            f"kind must be a number of planar flows (an int >= 0) or 'NICE', got {kind!r}"
+        )
     if kind == "NICE":
         return NICE(2, n_couplings=4, hidden=16, depth=1, prior="gaussian").to(device)
     base = D.Independent(D.Normal(torch.zeros(2, device=device), 1.0), 1)
     return FlowDistribution(base, planar_flow(2, kind).to(device))
-
-
-def energy_fit_setup(scale: str, seed: int = 0) -> EnergyFitConfig:
-    """How the chapter fits every flow to every target at ``scale`` (the chapter and
-    ``python -m lec16 train planar``); ``paper``: 500,000 RMSprop updates (lr 1e-5, momentum
-    0.9) of batch 100, annealed, as Rezende & Mohamed."""
-    return choose(
-        scale,
-        smoke=EnergyFitConfig(
-            steps=200,
-            steps_per_epoch=100,
-            anneal_steps=100,
-            lr=1e-2,
-            eval_samples=2000,
-            seed=seed,
-        ),
-        default=EnergyFitConfig(
-            steps=2000,
-            batch_size=100,
-            steps_per_epoch=1000,
-            anneal_steps=1000,
-            lr=5e-3,
-            seed=seed,
-        ),
-        paper=EnergyFitConfig(
-            steps=500_000,
-            batch_size=100,
-            optimizer="rmsprop",
-            lr=1e-5,
-            steps_per_epoch=10_000,
-            seed=seed,
-        ),
-    )
 
 
 # --- NICE on MNIST (Dinh et al. 2015, section 5.1) --------------------------------------------
@@ -554,7 +636,17 @@ def dequantize(
     x: torch.Tensor, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """The paper's dequantisation: 8-bit intensities ``x`` in {0, 1/255, ..., 1} become
-    (255 x + u) / 256 with u ~ U(0, 1), a continuous variable in [0, 1]."""
+    (255 x + u) / 256 with u ~ U(0, 1), a continuous variable in [0, 1]. Pixels in 0 ... 255
+    are refused (divide them by 255 first)."""
+    checks.intensities("x", x)
+    return _dequantize(x, generator)
+
+
+def _dequantize(
+    x: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """:func:`dequantize` without its check of ``x`` (:func:`train_nice` checks its data once,
+    not every batch)."""
     noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return (torch.round(x * 255) + noise) / 256
 
@@ -563,6 +655,7 @@ def bits_per_dim(log_likelihood: float, dim: int) -> float:
     """Bits per dimension of 8-bit data from a log-likelihood in nats of its dequantised version in
     [0, 1]^dim: the density on [0, 1] is 256^dim times the one on [0, 256], so
     bits/dim = -(log p - dim log 256) / (dim log 2)."""
+    check_positive("dim", dim, integer=True)
     return -(log_likelihood - dim * LOG_256) / (dim * math.log(2))
 
 
@@ -583,6 +676,19 @@ class NiceConfig:
             check_positive(name, getattr(self, name), integer=True)
         check_positive("lr", self.lr)
         check_positive("eps", self.eps)
+        betas = self.betas
+        if (
+            not isinstance(betas, (tuple, list))
+            or len(betas) != 2
+            or not all(
+                isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+                for b in betas
+            )
+        ):
+            raise ValueError(
+                f"betas must be two numbers in [0, 1) (Adam's beta1, beta2), got {betas!r}"
+            )
+        check_seed("seed", self.seed)
 
 
 @torch.no_grad()
@@ -590,6 +696,12 @@ def mean_log_likelihood(
     model: NICE, x: torch.Tensor, batch_size: int = 1000
 ) -> torch.Tensor:
     """Mean log p(x) in nats over ``x`` (already dequantised), in batches."""
+    if not callable(getattr(model, "log_prob", None)):
+        raise ValueError(
+            f"model must have a method log_prob(x) (a NICE), got a {type(model).__name__}"
+        )
+    checks.tensor("x", x, min_dim=2)
+    check_positive("batch_size", batch_size, integer=True)
     return torch.cat(
         [model.log_prob(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     ).mean()
@@ -606,7 +718,25 @@ def train_nice(
     """Maximise the mean log-likelihood of freshly dequantised training images (one `fit`); the
     test log-likelihood (nats, ``x_test`` dequantised once by the caller) after each epoch.
     Under torchrun the model is wrapped in DistributedDataParallel: the loss goes through its
-    ``forward`` (h = f(x) and the log-determinant), whose gradients DDP averages."""
+    ``forward`` (h = f(x) and the log-determinant), whose gradients DDP averages.
+
+    ``x_train`` holds 8-bit intensities in [0, 1] (dequantised here, afresh at every batch) and
+    ``x_test`` dequantised ones, also in [0, 1], both with the model's dtype and device; each is
+    checked once, before training."""
+    if not isinstance(model, NICE):
+        raise ValueError(f"model must be a flows.NICE, got a {type(model).__name__}")
+    if not isinstance(config, NiceConfig):
+        raise ValueError(
+            f"config must be a flows.NiceConfig, got a {type(config).__name__}"
+        )
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        checks.intensities(name, x, min_dim=2)
+        if x[0].numel() != model.dim:
+            raise ValueError(
+                f"{name} has {x[0].numel()} values per example but the NICE model has "
+                f"dim={model.dim}"
+            )
+        checks.like(name, x, model.log_scale, "the model")
     parallel = distributed.wrap(model)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps
@@ -615,7 +745,7 @@ def train_nice(
         x_train.flatten(1),
         batch_size=config.batch_size,
         seed=config.seed,
-        transform=dequantize,
+        transform=_dequantize,
     )
 
     def step(batch):
@@ -630,43 +760,16 @@ def train_nice(
         config.epochs,
         modules={"model": parallel},
         optimizers={"opt": optimizer},
-        evaluate=lambda: {"test_ll": mean_log_likelihood(model, x_test.flatten(1))},
+        evaluate=lambda epoch: {
+            "test_ll": mean_log_likelihood(model, x_test.flatten(1))
+        },
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "model": model, "n_train": len(x_train)},
+        config={"train": config, "n_train": len(x_train)},
     )
 
 
-@dataclass(frozen=True)
-class NiceSetup:
-    """The sizes of the flows chapter's MNIST NICE at one scale (see :func:`nice_mnist_setup`)."""
-
-    n_train: int
-    """the first training digits"""
-    hidden: int
-    """ReLU units per layer of each coupling's network"""
-    depth: int
-    """layers of each coupling's network"""
-    config: NiceConfig
-
-
-def nice_mnist_setup(scale: str, seed: int = 0) -> NiceSetup:
-    """The flows chapter's MNIST NICE at ``scale`` (the chapter and ``python -m lec16 train
-    nice``): four couplings; ``paper``: Dinh et al.'s 5 x 1000 ReLU networks and Adam (lr 1e-3,
-    beta2 0.01, eps 1e-4), for 1000 epochs (the paper does not state its number)."""
-    return NiceSetup(
-        n_train=choose(scale, smoke=5000, default=50_000, paper=50_000),
-        hidden=choose(scale, smoke=100, default=500, paper=1000),
-        depth=choose(scale, smoke=2, default=4, paper=5),
-        config=choose(
-            scale,
-            smoke=NiceConfig(epochs=3, lr=3e-3, betas=(0.9, 0.999), seed=seed),
-            default=NiceConfig(epochs=5, lr=3e-3, betas=(0.9, 0.999), seed=seed),
-            paper=NiceConfig(epochs=1000, seed=seed),
-        ),
-    )
-
-
-def nice_mnist(setup: NiceSetup) -> NICE:
-    """The chapter's MNIST NICE of ``setup``: 784 dimensions, four couplings, logistic prior."""
-    return NICE(784, n_couplings=4, hidden=setup.hidden, depth=setup.depth)
+def nice_mnist(hidden: int = 1000, depth: int = 5) -> NICE:
+    """Dinh et al.'s MNIST NICE: 784 dimensions, four additive couplings whose networks have
+    ``depth`` ReLU layers of ``hidden`` units (the paper's: 5 x 1000), a logistic prior."""
+    return NICE(784, n_couplings=4, hidden=hidden, depth=depth)

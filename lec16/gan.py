@@ -16,14 +16,87 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_positive, choose
+from lec16 import checks, data, distributed, train
+from lec16.scales import check_choice, check_positive, check_seed
+
+__all__ = [
+    "optimal_discriminator",
+    "value",
+    "jensen_shannon",
+    "ToyGenerator",
+    "ToyDiscriminator",
+    "MLPGenerator",
+    "Maxout",
+    "MLPDiscriminator",
+    "DCGANGenerator",
+    "DCGANDiscriminator",
+    "latent_size",
+    "generate",
+    "calibrate_batch_norm",
+    "GANConfig",
+    "discriminator_loss",
+    "GENERATOR_LOSSES",
+    "generator_loss",
+    "ring_of_gaussians",
+    "mode_coverage",
+    "train_gan",
+]
 
 # --- Theory on density values -----------------------------------------------------------------
 
 
+def _has_values(x: torch.Tensor) -> bool:
+    return x.device.type != "meta" and x.numel() > 0
+
+
+def _check_grid(grid: bool = True, **named: torch.Tensor) -> None:
+    """Each named tensor holds floating-point values on one grid (one shape); with ``grid``, a
+    non-empty one (the rectangle rule sums over it). Densities (``p_*``, ``p``, ``q``) must be
+    >= 0 and a discriminator ``d`` must lie in [0, 1]; value checks are skipped on ``meta``."""
+    shapes = {}
+    for name, x in named.items():
+        checks.tensor(name, x, min_dim=1 if grid else 0, non_empty=grid)
+        shapes[name] = tuple(x.shape)
+        if not _has_values(x):
+            continue
+        if name == "d":
+            low, high = x.min().item(), x.max().item()
+            if low < 0 or high > 1:
+                raise ValueError(
+                    f"d must hold probabilities D(x) in [0, 1], got values in [{low:.3g}, "
+                    f"{high:.3g}]: pass torch.sigmoid(logits), not the logits"
+                )
+        elif x.min().item() < 0:
+            raise ValueError(
+                f"{name} must hold density values (>= 0), got a minimum of "
+                f"{x.min().item():.3g}: pass densities, not log-densities (exp() them)"
+            )
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(
+            f"the tensors must be values on one grid (one shape), got {listed}"
+        )
+
+
+def _check_spacing(dx) -> None:
+    """The grid spacing: a positive finite number (or a 0-dim floating tensor holding one)."""
+    if isinstance(dx, torch.Tensor):
+        if dx.ndim != 0 or not dx.is_floating_point():
+            raise ValueError(
+                f"dx must be the grid spacing, a positive number, got a {dx.dtype} tensor of "
+                f"shape {tuple(dx.shape)}; pass e.g. (grid[1] - grid[0]).item()"
+            )
+        if _has_values(dx) and not (dx.item() > 0 and math.isfinite(dx.item())):
+            raise ValueError(f"dx must be a positive finite number, got {dx.item()!r}")
+    else:
+        check_positive("dx", dx)
+
+
 def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
-    """D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, Proposition 1); 1/2 where both vanish."""
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, Proposition 1); 1/2 where both vanish.
+
+    ``p_data`` and ``p_g`` are density values (>= 0) at the same points (one shape)."""
+    _check_grid(grid=False, p_data=p_data, p_g=p_g)
     total = p_data + p_g
     return torch.where(
         total > 0,
@@ -38,13 +111,19 @@ def value(
     """V(D, G) = int p_data log D + p_g log(1 - D) dx, by the rectangle rule on a grid with spacing dx.
 
     ``xlogy`` takes 0 log 0 = 0 in any dtype (float32 included); a D that is 0 where p_data > 0
-    gives -inf, the true value."""
+    gives -inf, the true value. ``d`` holds probabilities in [0, 1] (not logits), the densities
+    values >= 0, all three on one grid (one shape)."""
+    _check_grid(d=d, p_data=p_data, p_g=p_g)
+    _check_spacing(dx)
     return (torch.special.xlogy(p_data, d) + torch.special.xlogy(p_g, 1 - d)).sum() * dx
 
 
 def jensen_shannon(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
     """JSD(p || q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2, on a grid (nats), in the
-    dtype of the densities (m >= a / 2 > 0 wherever a > 0, so no term divides by zero)."""
+    dtype of the densities (m >= a / 2 > 0 wherever a > 0, so no term divides by zero).
+    ``p`` and ``q`` are density values (>= 0) on one grid (one shape)."""
+    _check_grid(p=p, q=q)
+    _check_spacing(dx)
     m = (p + q) / 2
     kl = lambda a: (torch.special.xlogy(a, a) - torch.special.xlogy(a, m)).sum() * dx
     return 0.5 * kl(p) + 0.5 * kl(q)
@@ -53,10 +132,46 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
 # --- Networks ---------------------------------------------------------------------------------
 
 
+def _check_sizes(**sizes: int) -> None:
+    for name, size in sizes.items():
+        check_positive(name, size, integer=True)
+
+
+def _parameter(name: str, module) -> torch.Tensor:
+    """A parameter of ``module`` (its dtype and device), or a clear error when ``module`` is no
+    network with parameters."""
+    if not isinstance(module, nn.Module):
+        raise ValueError(
+            f"{name} must be a torch.nn.Module, got a {type(module).__name__}"
+        )
+    parameter = next(module.parameters(), None)
+    if parameter is None:
+        raise ValueError(
+            f"{name} ({type(module).__name__}) has no parameters, so no dtype or device to "
+            "follow: pass a network with weights"
+        )
+    return parameter
+
+
+def _check_input(module: nn.Module, name: str, x, shape: tuple, hint: str = "") -> None:
+    """``x`` as ``module``'s forward takes it: a floating tensor of shape (N, *shape) with the
+    module's dtype and device. Shapes only, no values (it runs at every step); an empty batch
+    passes and gives an empty output, as in torch."""
+    who = type(module).__name__
+    checks.tensor(name, x, min_dim=0, non_empty=False)
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+        layout = ", ".join(["N", *map(str, shape)])
+        raise ValueError(
+            f"{who} expects {name} of shape ({layout}), got {tuple(x.shape)}{hint}"
+        )
+    checks.like(name, x, next(module.parameters()), who)
+
+
 class ToyGenerator(nn.Module):
     """A generator for the toy problems: z ~ N(0, I_latent) -> x in R^dim, two ReLU layers."""
 
     def __init__(self, hidden: int = 32, dim: int = 1, latent: int = 1):
+        _check_sizes(hidden=hidden, dim=dim, latent=latent)
         super().__init__()
         self.latent = latent
         self.net = nn.Sequential(
@@ -68,6 +183,7 @@ class ToyGenerator(nn.Module):
         )
 
     def forward(self, z):
+        _check_input(self, "z", z, (self.latent,), ": draw z = torch.randn(N, latent)")
         return self.net(z)
 
 
@@ -75,7 +191,9 @@ class ToyDiscriminator(nn.Module):
     """A discriminator for the toy problems: x in R^dim -> logit of "real", two LeakyReLU layers."""
 
     def __init__(self, hidden: int = 64, dim: int = 1):
+        _check_sizes(hidden=hidden, dim=dim)
         super().__init__()
+        self.dim = dim
         self.net = nn.Sequential(
             nn.Linear(dim, hidden),
             nn.LeakyReLU(0.2),
@@ -85,6 +203,13 @@ class ToyDiscriminator(nn.Module):
         )
 
     def forward(self, x):
+        _check_input(
+            self,
+            "x",
+            x,
+            (self.dim,),
+            f": points are rows, e.g. x.reshape(-1, {self.dim})",
+        )
         return self.net(x).squeeze(-1)
 
 
@@ -92,7 +217,7 @@ class MLPGenerator(nn.Module):
     """z -> x: two ReLU hidden layers and a sigmoid output in [0, 1] (the MNIST generator of Goodfellow et al.).
 
     ``batch_norm`` (not in the 2014 paper) normalises the hidden layers: trained with Adam, the paper's
-    plain generator collapses onto a few digits in our runs (notebook 08 shows both).
+    plain generator collapses onto a few digits in our runs (the GAN chapter shows both).
     """
 
     def __init__(
@@ -103,6 +228,19 @@ class MLPGenerator(nn.Module):
         out_shape=(1, 28, 28),
         batch_norm: bool = True,
     ):
+        _check_sizes(latent=latent, hidden=hidden, out=out)
+        if (
+            not isinstance(out_shape, (tuple, list))
+            or not all(
+                isinstance(s, int) and not isinstance(s, bool) and s > 0
+                for s in out_shape
+            )
+            or math.prod(out_shape) != out
+        ):
+            raise ValueError(
+                f"out_shape must be the shape of one output of out={out} values (e.g. "
+                f"(1, 28, 28) for 784), got {out_shape!r}"
+            )
         super().__init__()
         self.latent, self.out_shape = latent, out_shape
         norm = (lambda: nn.BatchNorm1d(hidden)) if batch_norm else nn.Identity
@@ -118,6 +256,7 @@ class MLPGenerator(nn.Module):
         )
 
     def forward(self, z):
+        _check_input(self, "z", z, (self.latent,), ": draw z = torch.randn(N, latent)")
         return self.net(z).reshape(-1, *self.out_shape)
 
 
@@ -125,11 +264,19 @@ class Maxout(nn.Module):
     """A maxout layer (Goodfellow et al. 2013): ``units`` outputs, each the max over ``pieces`` linear maps."""
 
     def __init__(self, inputs: int, units: int, pieces: int):
+        _check_sizes(inputs=inputs, units=units, pieces=pieces)
         super().__init__()
-        self.units, self.pieces = units, pieces
+        self.inputs, self.units, self.pieces = inputs, units, pieces
         self.linear = nn.Linear(inputs, units * pieces)
 
     def forward(self, x):
+        checks.tensor("x", x, non_empty=False)
+        if x.shape[-1] != self.inputs:
+            raise ValueError(
+                f"Maxout expects x of shape (..., {self.inputs}) (inputs={self.inputs}), got "
+                f"{tuple(x.shape)}"
+            )
+        checks.like("x", x, self.linear.weight, "Maxout")
         return self.linear(x).unflatten(-1, (self.units, self.pieces)).amax(-1)
 
 
@@ -145,7 +292,9 @@ class MLPDiscriminator(nn.Module):
         dropout: float = 0.5,
         input_dropout: float = 0.2,
     ):
+        _check_sizes(inputs=inputs, hidden=hidden, pieces=pieces)
         super().__init__()
+        self.inputs = inputs
         self.net = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(input_dropout),
@@ -157,6 +306,14 @@ class MLPDiscriminator(nn.Module):
         )
 
     def forward(self, x):
+        checks.tensor("x", x, min_dim=0, non_empty=False)
+        if x.ndim < 2 or math.prod(x.shape[1:]) != self.inputs:
+            raise ValueError(
+                f"MLPDiscriminator expects examples of {self.inputs} values (inputs="
+                f"{self.inputs}), got a tensor of shape {tuple(x.shape)}; examples come first "
+                f"(N, ...), or build the model with inputs=<values per example>"
+            )
+        checks.like("x", x, next(self.parameters()), "MLPDiscriminator")
         return self.net(x).squeeze(-1)
 
 
@@ -165,6 +322,7 @@ class DCGANGenerator(nn.Module):
     with batch norm and ReLU, no batch norm on the output, which is a sigmoid (images in [0, 1])."""
 
     def __init__(self, latent: int = 100, width: int = 32, channels: int = 1):
+        _check_sizes(latent=latent, width=width, channels=channels)
         super().__init__()
         self.latent = latent
         self.project = nn.Sequential(
@@ -182,6 +340,7 @@ class DCGANGenerator(nn.Module):
         self.width = width
 
     def forward(self, z):
+        _check_input(self, "z", z, (self.latent,), ": draw z = torch.randn(N, latent)")
         return self.net(self.project(z).reshape(-1, 4 * self.width, 7, 7))
 
 
@@ -189,7 +348,9 @@ class DCGANDiscriminator(nn.Module):
     """Strided convolutions with LeakyReLU(0.2), batch norm on all but the input layer, a linear logit."""
 
     def __init__(self, width: int = 32, channels: int = 1):
+        _check_sizes(width=width, channels=channels)
         super().__init__()
+        self.channels = channels
         self.net = nn.Sequential(
             nn.Conv2d(channels, 2 * width, 4, 2, 1),
             nn.LeakyReLU(0.2),  # 14x14
@@ -201,11 +362,18 @@ class DCGANDiscriminator(nn.Module):
         )
 
     def forward(self, x):
+        checks.tensor("x", x, min_dim=0, non_empty=False)
         if x.ndim != 4 or x.shape[-2:] != (28, 28):
             raise ValueError(
                 f"DCGANDiscriminator is built for (N, C, 28, 28) images, got shape {tuple(x.shape)}; "
                 "resize them (torch.nn.functional.interpolate) or change the architecture"
             )
+        if x.shape[1] != self.channels:
+            raise ValueError(
+                f"DCGANDiscriminator is built for {self.channels}-channel images (channels="
+                f"{self.channels}), got shape {tuple(x.shape)}"
+            )
+        checks.like("x", x, next(self.parameters()), "DCGANDiscriminator")
         return self.net(x).squeeze(-1)
 
 
@@ -220,13 +388,20 @@ def latent_size(generator: nn.Module) -> int:
     return latent
 
 
+def _check_sampling(
+    generator: nn.Module, n: int, batch_size: int
+) -> tuple[int, torch.device]:
+    """The latent size and the device of a generator :func:`generate` can sample from."""
+    check_positive("n", n, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    device = _parameter("generator", generator).device
+    return latent_size(generator), device
+
+
 @torch.no_grad()
 def generate(generator: nn.Module, n: int, batch_size: int = 1000) -> torch.Tensor:
     """n samples G(z), z ~ N(0, I_latent) on the generator's device, ``batch_size`` at a time."""
-    check_positive("n", n, integer=True)
-    check_positive("batch_size", batch_size, integer=True)
-    latent = latent_size(generator)
-    device = next(generator.parameters()).device
+    latent, device = _check_sampling(generator, n, batch_size)
     return torch.cat(
         [
             generator(torch.randn(min(batch_size, n - i), latent, device=device))
@@ -243,7 +418,17 @@ def calibrate_batch_norm(
     average) in train mode from ``forward()`` (default: ``n`` samples of the generator
     ``module``); return it in eval mode. An untrained generator calibrated this way is the fair
     reference for a trained one, whose statistics were estimated during training: without it,
-    statistics alone would pass for learning."""
+    statistics alone would pass for learning. The arguments are checked before any statistic
+    is reset, and the momenta are put back even if ``forward`` fails."""
+    if forward is None:
+        _check_sampling(module, n, batch_size)
+    else:
+        _parameter("module", module)
+        if not callable(forward):
+            raise ValueError(
+                f"forward must be a function of no argument that runs the module, got a "
+                f"{type(forward).__name__}"
+            )
     norms = [
         m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
     ]
@@ -252,12 +437,14 @@ def calibrate_batch_norm(
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average over the calibration batches
     module.train()
-    if forward is None:
-        generate(module, n, batch_size)
-    else:
-        forward()
-    for m, momentum in zip(norms, momenta):
-        m.momentum = momentum
+    try:
+        if forward is None:
+            generate(module, n, batch_size)
+        else:
+            forward()
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
     return module.eval()
 
 
@@ -284,14 +471,38 @@ class GANConfig:
             check_positive(name, getattr(self, name), integer=True)
         check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
         check_positive("lr", self.lr)
-        if not 0 <= self.beta1 < 1:
+        check_seed("seed", self.seed)
+        if (
+            isinstance(self.beta1, bool)
+            or not isinstance(self.beta1, (int, float))
+            or not 0 <= self.beta1 < 1
+        ):
             raise ValueError(f"beta1 must be in [0, 1), got {self.beta1!r}")
+
+
+def _check_logits(name: str, logits, like: torch.Tensor | None = None) -> None:
+    """Logits of a batch: a non-empty floating tensor (a mean over no example is NaN), on the
+    device of ``like`` when given. Shapes and dtypes only, no values."""
+    checks.tensor(name, logits)
+    if like is not None and logits.device != like.device:
+        raise ValueError(
+            f"{name} is on {logits.device} but d_real_logits on {like.device}: judge both "
+            "batches with one discriminator on one device"
+        )
 
 
 def discriminator_loss(
     d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor
 ) -> torch.Tensor:
-    """-[log D(x) + log(1 - D(G(z)))], the negated inner objective of the slide's min-max, per batch mean."""
+    """-[log D(x) + log(1 - D(G(z)))], the negated inner objective of the slide's min-max, per batch mean.
+
+    Both arguments are the discriminator's logits (not probabilities), each a non-empty batch."""
+    _check_logits("d_real_logits", d_real_logits)
+    _check_logits("d_fake_logits", d_fake_logits, like=d_real_logits)
+    return _discriminator_loss(d_real_logits, d_fake_logits)
+
+
+def _discriminator_loss(d_real_logits, d_fake_logits):
     return F.binary_cross_entropy_with_logits(
         d_real_logits, torch.ones_like(d_real_logits)
     ) + F.binary_cross_entropy_with_logits(
@@ -308,8 +519,14 @@ def generator_loss(
     """The generator's loss, per batch mean. ``non-saturating``: -log D(G(z)) (Goodfellow et al.
     2014, section 3: strong gradients early on, when D rejects the samples); ``saturating``:
     log(1 - D(G(z))), the slide's min-max objective itself, whose gradient in the logit a is
-    -sigmoid(a), which vanishes as D(G(z)) -> 0."""
+    -sigmoid(a), which vanishes as D(G(z)) -> 0. ``d_fake_logits``: the discriminator's logits
+    (not probabilities) of a non-empty batch."""
     check_choice("kind", kind, GENERATOR_LOSSES)
+    _check_logits("d_fake_logits", d_fake_logits)
+    return _generator_loss(d_fake_logits, kind)
+
+
+def _generator_loss(d_fake_logits, kind):
     if kind == "saturating":
         return -F.binary_cross_entropy_with_logits(
             d_fake_logits, torch.zeros_like(d_fake_logits)
@@ -331,6 +548,18 @@ def ring_of_gaussians(
     of ``radius``: the mode-collapse benchmark of Metz et al. 2017 (unrolled GANs), shape (n, 2)."""
     check_positive("n", n, integer=True)
     check_positive("modes", modes, integer=True)
+    check_positive("radius", radius)
+    if (
+        isinstance(std, bool)
+        or not isinstance(std, (int, float))
+        or not 0 <= std < math.inf
+    ):
+        raise ValueError(f"std must be a finite number >= 0, got {std!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            f"generator must be a torch.Generator or None, got a {type(generator).__name__}: "
+            "pass torch.Generator().manual_seed(seed)"
+        )
     which = torch.randint(modes, (n,), generator=generator)
     angle = 2 * math.pi * which / modes
     centres = radius * torch.stack([angle.cos(), angle.sin()], 1)
@@ -346,7 +575,16 @@ def mode_coverage(
 ) -> tuple[int, float]:
     """(modes covered, fraction of high-quality samples) for samples of :func:`ring_of_gaussians`,
     as Metz et al. count them: a sample is high-quality within 3 std of its nearest centre; a mode
-    is covered when it holds at least ``min_share`` of its fair share (1/modes) of the samples."""
+    is covered when it holds at least ``min_share`` of its fair share (1/modes) of the samples.
+    ``samples``: at least one 2-D point, shape (n, 2) (integer points are read as floats)."""
+    checks.tensor("samples", samples, floating=False)
+    if samples.ndim != 2 or samples.shape[1] != 2:
+        raise ValueError(
+            f"samples must be 2-D points of shape (n, 2), got shape {tuple(samples.shape)}"
+        )
+    check_positive("modes", modes, integer=True)
+    for name, number in (("radius", radius), ("std", std), ("min_share", min_share)):
+        check_positive(name, number)
     angle = 2 * math.pi * torch.arange(modes, device=samples.device) / modes
     centres = radius * torch.stack([angle.cos(), angle.sin()], 1)
     distance, nearest = torch.cdist(samples.float(), centres.float()).min(1)
@@ -380,9 +618,52 @@ def train_gan(
     both players' gradients. On GPUs their batch norms become ``SyncBatchNorm``, so that the
     statistics are those of the global batch, as on one device; Gloo has no SyncBatchNorm, so on
     CPU processes each rank normalises with its own slice's statistics.
+
+    Everything is checked before training: ``x_train`` (and ``conditions``, one per example)
+    floating point, with the discriminator's dtype and device, at least one step's
+    ``batch_size * k`` examples; ``sample_every_epoch`` only for an unconditional generator.
     """
+    g_parameter = _parameter("generator", generator)
+    d_parameter = _parameter("discriminator", discriminator)
     if conditions is None:
         latent = latent_size(generator)
+    if not isinstance(config, GANConfig):
+        raise ValueError(f"config must be a GANConfig, got a {type(config).__name__}")
+    checks.tensor("x_train", x_train, min_dim=2)
+    checks.like("x_train", x_train, d_parameter, "the discriminator")
+    if len(x_train) < config.batch_size * config.k:
+        raise ValueError(
+            f"x_train has {len(x_train)} examples, fewer than one step's batch_size * k = "
+            f"{config.batch_size} * {config.k}; pass more data or lower batch_size or k"
+        )
+    if conditions is not None:
+        checks.tensor("conditions", conditions, min_dim=2)
+        checks.like("conditions", conditions, g_parameter, "the generator")
+        if len(conditions) != len(x_train):
+            raise ValueError(
+                f"conditions has {len(conditions)} rows for the {len(x_train)} examples of "
+                "x_train: pass one condition per example"
+            )
+    if sample_every_epoch is not None:
+        if conditions is not None:
+            raise ValueError(
+                "sample_every_epoch (fixed latents z) is for an unconditional generator; a "
+                "conditional one draws its noise per condition: sample it after training "
+                "(e.g. lapgan.refine)"
+            )
+        checks.tensor("sample_every_epoch", sample_every_epoch, min_dim=2)
+        checks.like(
+            "sample_every_epoch", sample_every_epoch, g_parameter, "the generator"
+        )
+        if sample_every_epoch.shape[1:] != (latent,):
+            raise ValueError(
+                f"sample_every_epoch must hold latents of shape (n, {latent}), got "
+                f"{tuple(sample_every_epoch.shape)}"
+            )
+    if evaluate is not None and not callable(evaluate):
+        raise ValueError(
+            f"evaluate must be a function of the epoch or None, got a {type(evaluate).__name__}"
+        )
     device = x_train.device
     opt_d = torch.optim.Adam(
         discriminator.parameters(), lr=config.lr, betas=(config.beta1, 0.999)
@@ -421,9 +702,9 @@ def train_gan(
         for real, c in zip(reals, conds):
             with torch.no_grad():  # the discriminator's step does not differentiate G
                 fake = generate(c, len(real))
-            loss_d = discriminator_loss(judge(real, c), judge(fake, c))
+            loss_d = _discriminator_loss(judge(real, c), judge(fake, c))
             train.optimizer_step(opt_d, loss_d)
-        loss_g = generator_loss(
+        loss_g = _generator_loss(
             judge(generate(conds[0], len(reals[0])), conds[0]), config.generator_loss
         )
         train.optimizer_step(opt_g, loss_g)
@@ -431,8 +712,8 @@ def train_gan(
 
     snapshots: list[torch.Tensor] = []
 
-    def on_epoch_end():
-        metrics = dict(evaluate()) if evaluate is not None else {}
+    def on_epoch_end(epoch):
+        metrics = dict(evaluate(epoch)) if evaluate is not None else {}
         if sample_every_epoch is not None:
             snapshots.append(generator(sample_every_epoch).cpu())
         return metrics
@@ -446,66 +727,7 @@ def train_gan(
         evaluate=on_epoch_end,
         checkpoint=checkpoint,
         desc=desc,
-        config={"gan": config, "g": generator, "d": discriminator, "n": len(x_train)},
+        config={"gan": config, "n": len(x_train)},
     )
     history.samples = snapshots
     return history
-
-
-# --- The MNIST chapter's runs at each scale -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MnistSetup:
-    """The sizes of the GAN chapter's MNIST runs at one scale (see :func:`mnist_setup`)."""
-
-    n_train: int
-    """digits trained on, the first of Goodfellow et al.'s 50,000 (at most)"""
-    mlp_hidden: int
-    """the MLP generator's ReLU units per layer"""
-    maxout_units: int
-    """the MLP discriminator's maxout units (of 5 pieces)"""
-    dcgan_width: int
-    """the DCGAN players' base number of channels"""
-    config: GANConfig
-    fashion_epochs: int
-    """the Fashion-MNIST DCGAN's epochs (a demonstration: fewer, to keep the page in budget)"""
-    n_samples: int
-    """samples for the Parzen window and the Frechet distance"""
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The GAN chapter's MNIST runs at ``scale`` (the chapters and ``python -m lec16 train gan``,
-    ``dcgan``). ``paper``: Goodfellow et al.'s 1200-unit generator and 240 maxout units, and
-    Radford et al.'s DCGAN width 64, for 50 epochs."""
-    return MnistSetup(
-        n_train=choose(scale, smoke=10_000, default=50_000, paper=50_000),
-        mlp_hidden=choose(scale, smoke=128, default=512, paper=1200),
-        maxout_units=choose(scale, smoke=32, default=240, paper=240),
-        dcgan_width=choose(scale, smoke=8, default=16, paper=64),
-        config=GANConfig(epochs=choose(scale, smoke=2, default=5, paper=50), seed=seed),
-        fashion_epochs=choose(scale, smoke=2, default=1, paper=50),
-        n_samples=choose(scale, smoke=500, default=10_000, paper=10_000),
-    )
-
-
-PLAYERS = ("paper_mlp", "mlp_batch_norm", "dcgan")
-
-
-def mnist_players(
-    kind: str, setup: MnistSetup, seed: int = 0
-) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) of one of the chapter's MNIST GANs, initialised from ``seed``:
-    ``paper_mlp`` (Goodfellow et al.'s MLP generator without batch norm, maxout discriminator),
-    ``mlp_batch_norm`` (the same with batch norm in the generator) or ``dcgan``."""
-    check_choice("kind", kind, PLAYERS)
-    torch.manual_seed(seed)
-    if kind == "dcgan":
-        return (
-            DCGANGenerator(width=setup.dcgan_width),
-            DCGANDiscriminator(width=setup.dcgan_width),
-        )
-    generator = MLPGenerator(
-        hidden=setup.mlp_hidden, batch_norm=kind == "mlp_batch_norm"
-    )
-    return generator, MLPDiscriminator(hidden=setup.maxout_units)

@@ -29,8 +29,20 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_positive, choose
+from lec16 import checks, data, distributed, train
+from lec16.rbm import check_instance
+from lec16.scales import check_choice, check_positive, check_seed
+
+__all__ = [
+    "CORRUPTIONS",
+    "MIN_STD",
+    "DenoisingAutoencoder",
+    "GSNConfig",
+    "chains_from_noise",
+    "stationary_distribution",
+    "train_gsn",
+    "transition_matrix",
+]
 
 CORRUPTIONS = {"salt_and_pepper": "bernoulli", "gaussian": "gaussian"}
 MIN_STD = 1e-3  # floor of a Gaussian reconstruction's standard deviation
@@ -76,8 +88,28 @@ class DenoisingAutoencoder(nn.Module):
             )
         return x.to(self.net[0].weight.dtype)
 
+    def check_input(self, name: str, x, values=None) -> torch.Tensor:
+        """``x`` checked once at a public entry point: a tensor of examples of n_visible
+        values on the model's device (integer or boolean states are converted to its dtype),
+        passing ``values`` when given (default: in [0, 1] for a salt-and-pepper model, any
+        finite values for a Gaussian one)."""
+        x = self._check(checks.tensor(name, x, floating=False))
+        checks.like(name, x, self.net[0].weight, "the denoising autoencoder")
+        if values is not None:
+            return values(name, x)
+        if self.likelihood == "bernoulli":
+            return checks.intensities(name, x)
+        if x.device.type != "meta" and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} has non-finite values (nan or inf)")
+        return x
+
     def corruption(self, x: torch.Tensor) -> D.Distribution:
-        """C(x~ | x), one independent factor per coordinate."""
+        """C(x~ | x), one independent factor per coordinate (salt-and-pepper: ``x`` in [0,
+        1])."""
+        self.check_input("x", x)
+        return self._corruption(x)
+
+    def _corruption(self, x: torch.Tensor) -> D.Distribution:
         x = self._check(x)
         if self.likelihood == "bernoulli":
             return D.Independent(
@@ -87,24 +119,33 @@ class DenoisingAutoencoder(nn.Module):
 
     def reconstruction(self, x_tilde: torch.Tensor) -> D.Distribution:
         """P_theta(x | x~)."""
+        x_tilde = checks.tensor("x_tilde", x_tilde, floating=False)
         out = self.net(self._check(x_tilde))
         if self.likelihood == "bernoulli":
             return D.Independent(D.Bernoulli(logits=out), 1)
         mean, log_std = out.chunk(2, dim=-1)
         return D.Independent(D.Normal(mean, MIN_STD + log_std.exp()), 1)
 
-    def forward(self, x: torch.Tensor, walkback: int = 1) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, walkback: int = 1, check: bool = True
+    ) -> torch.Tensor:
         """The walkback loss per example: the mean over ``walkback`` corruptions x~_1, ...
         of -log P_theta(x | x~_k), where x~_1 corrupts ``x`` and x~_{k+1} corrupts a draw of
-        P_theta(. | x~_k) (drawn without gradient). ``walkback=1`` is the ordinary DAE."""
+        P_theta(. | x~_k) (drawn without gradient). ``walkback=1`` is the ordinary DAE.
+        ``x``: binary for a salt-and-pepper model, finite for a Gaussian one; ``check=False``
+        skips that check of its values (for a trainer that checked its data once)."""
         check_positive("walkback", walkback, integer=True)
+        if check:
+            self.check_input(
+                "x", x, checks.binary if self.likelihood == "bernoulli" else None
+            )
         x = self._check(x)
-        x_tilde, total = self.corruption(x).sample(), 0
+        x_tilde, total = self._corruption(x).sample(), 0
         for k in range(walkback):
             p = self.reconstruction(x_tilde)
             total = total - p.log_prob(x)
             if k + 1 < walkback:
-                x_tilde = self.corruption(p.sample()).sample()
+                x_tilde = self._corruption(p.sample()).sample()
         return total / walkback
 
     @torch.no_grad()
@@ -113,12 +154,12 @@ class DenoisingAutoencoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the chain for ``n_steps`` from ``x0`` (one chain per row); returns the states
         and the means of P_theta(x | x~) that produced them, every ``keep_every`` steps:
-        shapes (n_steps // keep_every, *x0.shape)."""
-        check_positive("n_steps", n_steps, integer=True)
-        check_positive("keep_every", keep_every, integer=True)
+        shapes (n_steps // keep_every, *x0.shape); ``x0`` in [0, 1] for salt-and-pepper."""
+        _check_steps(n_steps, keep_every)
+        self.check_input("x0", x0)
         x, states, means = self._check(x0), [], []
         for t in range(1, n_steps + 1):
-            p = self.reconstruction(self.corruption(x).sample())
+            p = self.reconstruction(self._corruption(x).sample())
             x = p.sample()
             if t % keep_every == 0:
                 states.append(x)
@@ -126,19 +167,53 @@ class DenoisingAutoencoder(nn.Module):
         return torch.stack(states), torch.stack(means)
 
 
+def _check_steps(n_steps: int, keep_every: int) -> None:
+    check_positive("n_steps", n_steps, integer=True)
+    check_positive("keep_every", keep_every, integer=True)
+    if keep_every > n_steps:
+        raise ValueError(
+            f"keep_every={keep_every} keeps no state of a chain of n_steps={n_steps}: use "
+            "keep_every <= n_steps"
+        )
+
+
 def transition_matrix(
     model: DenoisingAutoencoder, states: torch.Tensor, corrupted: torch.Tensor
 ) -> torch.Tensor:
     """T[i, j] = sum_k C(corrupted_k | states_i) P_theta(states_j | corrupted_k): the chain's
     transition matrix on a finite space ``states`` whose corruptions all lie in ``corrupted``
-    (binary data: both are every binary vector)."""
-    corrupt = model.corruption(states.unsqueeze(1)).log_prob(corrupted)  # (S, K)
+    (binary data: both are every binary vector). Both are (S, n_visible) and (K, n_visible)
+    matrices, binary for a salt-and-pepper model."""
+    check_instance("model", model, DenoisingAutoencoder)
+    values = checks.binary if model.likelihood == "bernoulli" else None
+    for name, x in (("states", states), ("corrupted", corrupted)):
+        x = model.check_input(name, x, values)
+        if x.ndim != 2:
+            raise ValueError(
+                f"{name} must be a matrix of one state per row, shape (S, "
+                f"{model.n_visible}); got {tuple(x.shape)}"
+            )
+    corrupt = model._corruption(states.unsqueeze(1)).log_prob(corrupted)  # (S, K)
     rebuild = model.reconstruction(corrupted.unsqueeze(1)).log_prob(states)  # (K, S)
     return torch.logsumexp(corrupt.unsqueeze(2) + rebuild.unsqueeze(0), 1).exp()
 
 
 def stationary_distribution(transition: torch.Tensor) -> torch.Tensor:
-    """The left eigenvector pi = pi T of a transition matrix with eigenvalue 1, normalised."""
+    """The left eigenvector pi = pi T of a transition matrix with eigenvalue 1, normalised:
+    ``transition`` a square, row-stochastic matrix (T[i, j] = P(i -> j), rows summing to 1)."""
+    checks.tensor("transition", transition)
+    if transition.ndim != 2 or transition.shape[0] != transition.shape[1]:
+        raise ValueError(
+            f"transition must be a square matrix, got shape {tuple(transition.shape)}"
+        )
+    if transition.device.type != "meta":
+        sums = transition.sum(1)
+        if bool((transition < 0).any()) or not bool(((sums - 1).abs() <= 1e-4).all()):
+            raise ValueError(
+                "transition must be row-stochastic (entries >= 0, each row P(i -> .) "
+                f"summing to 1), got row sums from {sums.min().item():.6g} to "
+                f"{sums.max().item():.6g} (a column-stochastic matrix: pass transition.T)"
+            )
     values, vectors = torch.linalg.eig(transition.T)
     pi = vectors[:, (values - 1).abs().argmin()].real
     return pi / pi.sum()
@@ -160,6 +235,9 @@ class GSNConfig:
         for name in ("epochs", "batch_size", "walkback"):
             check_positive(name, getattr(self, name), integer=True)
         check_positive("lr", self.lr)
+        if not isinstance(self.binarize, bool):
+            raise ValueError(f"binarize must be True or False, got {self.binarize!r}")
+        check_seed("seed", self.seed)
 
 
 def train_gsn(
@@ -171,7 +249,12 @@ def train_gsn(
 ) -> train.History:
     """Minimise the walkback loss over ``x_train``, one :func:`lec16.train.fit`. Under
     torchrun the DAE is wrapped in DistributedDataParallel: each rank corrupts its shard of
-    every batch with its own noise, and the gradients are averaged."""
+    every batch with its own noise, and the gradients are averaged. ``x_train``: (N, ...)
+    examples, flattened; grey levels in [0, 1] (binarized afresh each batch) or binary data
+    for a salt-and-pepper model, finite real values for a Gaussian one."""
+    check_instance("model", model, DenoisingAutoencoder)
+    check_instance("config", config, GSNConfig)
+    checks.tensor("x_train", x_train, floating=False, min_dim=2)
     param = model.net[0].weight
     if x_train.device != param.device:
         raise ValueError(
@@ -184,12 +267,8 @@ def train_gsn(
             "binarize=True needs binary data and a salt-and-pepper model; "
             "use binarize=False for real-valued data"
         )
+    model.check_input("x_train", x_train)  # in [0, 1], or finite
     if model.likelihood == "bernoulli":
-        if x_train.min() < 0 or x_train.max() > 1:
-            raise ValueError(
-                "a salt-and-pepper model needs data in [0, 1], got values in "
-                f"[{x_train.min().item():.3g}, {x_train.max().item():.3g}]"
-            )
         if not config.binarize and not ((x_train == 0) | (x_train == 1)).all():
             raise ValueError(
                 "binarize=False needs binary data for a salt-and-pepper model: binarize "
@@ -205,8 +284,8 @@ def train_gsn(
 
     parallel = distributed.wrap(model)
 
-    def step(batch):
-        loss = parallel(batch[0], config.walkback).mean()
+    def step(batch):  # the data were checked above, once
+        loss = parallel(batch[0], config.walkback, check=False).mean()
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 
@@ -218,59 +297,28 @@ def train_gsn(
         optimizers={"adam": optimizer},
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "model": model, "n_train": len(x_train)},
+        config={"train": config, "n_train": len(x_train)},
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class MnistSetup:
-    """The GSN chapter's MNIST chains at one scale (:func:`mnist_setup`): one-level
-    salt-and-pepper DAEs of Bengio et al. (2013), one trained with each walkback length."""
-
-    n_train: int
-    """the first digits of Goodfellow et al.'s 50,000 training digits"""
-    epochs: int
-    n_chains: int
-    """chains run from noise to give the samples the chapter scores"""
-    seed: int = 0
-    walkbacks: tuple[int, ...] = (1, 2)
-    hidden: int = 500
-    depth: int = 2
-    noise: float = 0.4
-    chain_steps: int = 200
-    keep_every: int = 20
-
-    def config(self, walkback: int) -> GSNConfig:
-        """The training of the DAE with ``walkback`` corruptions per example."""
-        return GSNConfig(epochs=self.epochs, walkback=walkback, seed=self.seed)
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The GSN chapter's MNIST chains at ``scale`` (the chapter and ``python -m lec16 train
-    gsn``). ``paper``: 100 epochs over the 50,000 digits (the 2013 paper does not state its
-    budget)."""
-    return MnistSetup(
-        n_train=choose(scale, smoke=20_000, default=50_000, paper=50_000),
-        epochs=choose(scale, smoke=3, default=5, paper=100),
-        n_chains=choose(scale, smoke=200, default=1000, paper=1000),
-        seed=seed,
-    )
-
-
-def mnist_dae(setup: MnistSetup) -> DenoisingAutoencoder:
-    """A DAE of ``setup``'s sizes on 784 binary pixels (initialised from torch's generator)."""
-    return DenoisingAutoencoder(784, setup.hidden, noise=setup.noise, depth=setup.depth)
-
-
-def mnist_chains(model: DenoisingAutoencoder, setup: MnistSetup) -> torch.Tensor:
-    """The chapter's samples of ``model``: ``setup.n_chains`` chains started from one draw of
-    fair coins (the same for every model), the reconstruction means at every
-    ``keep_every``-th of ``chain_steps`` steps, shape (steps / keep_every, n_chains, 784)."""
+def chains_from_noise(
+    model: DenoisingAutoencoder,
+    n_chains: int,
+    n_steps: int,
+    keep_every: int = 1,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Samples of ``model``: ``n_chains`` chains started from one draw of fair coins (drawn
+    on the CPU from ``seed``, so the same start on every device and for every model), run
+    for ``n_steps`` with torch's generator seeded with ``seed``; the means of P_theta(x | x~)
+    at every ``keep_every``-th step, shape (n_steps // keep_every, n_chains, n_visible)."""
+    check_instance("model", model, DenoisingAutoencoder)
+    check_positive("n_chains", n_chains, integer=True)
+    _check_steps(n_steps, keep_every)
+    check_seed("seed", seed)
     param = model.net[0].weight
-    coins = torch.full((setup.n_chains, model.n_visible), 0.5)
-    start = torch.bernoulli(coins, generator=torch.Generator().manual_seed(setup.seed))
-    torch.manual_seed(setup.seed)
-    _, means = model.chain(
-        start.to(param.device, param.dtype), setup.chain_steps, setup.keep_every
-    )
+    coins = torch.full((n_chains, model.n_visible), 0.5)
+    start = torch.bernoulli(coins, generator=torch.Generator().manual_seed(seed))
+    torch.manual_seed(seed)
+    _, means = model.chain(start.to(param.device, param.dtype), n_steps, keep_every)
     return means

@@ -29,18 +29,59 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import distributed, train
-from lec16.scales import check_positive, choose
+from lec16 import checks, distributed, train
+from lec16.scales import check_non_negative_int, check_positive, check_seed
+
+__all__ = [
+    "LogTarget",
+    "score",
+    "leapfrog",
+    "ReverseModel",
+    "HamiltonianVI",
+    "log_weights",
+    "HVIConfig",
+    "fit_hvi",
+]
 
 LogTarget = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _check_log_target(log_target) -> None:
+    if not callable(log_target):
+        raise ValueError(
+            "log_target must be a function z -> log p(x, z), one value per point, got a "
+            f"{type(log_target).__name__}"
+        )
+
+
+def _check_q0(q0, dim: int) -> None:
+    if not isinstance(q0, D.Distribution) or not q0.has_rsample:
+        raise ValueError(
+            "q0 must be a torch.distributions.Distribution with reparametrized samples "
+            f"(e.g. Independent(Normal(...), 1)), got {q0!r}"
+        )
+    if tuple(q0.event_shape) != (dim,):
+        raise ValueError(
+            f"q0 must be a distribution of {dim}-dimensional points, event shape ({dim},), "
+            f"got {tuple(q0.event_shape)}: wrap a factorised one as "
+            "torch.distributions.Independent(q0, 1)"
+        )
 
 
 def score(log_target: LogTarget, z: torch.Tensor) -> torch.Tensor:
     """grad_z log_target(z) for every row of ``z``, kept differentiable (``create_graph``) so that
     the bound's gradient flows through the dynamics into the step sizes."""
+    _check_log_target(log_target)
+    checks.tensor("z", z, non_empty=False)
     if not z.requires_grad:  # a new leaf: the caller's tensor is left as it was
         z = z.detach().requires_grad_()
-    return torch.autograd.grad(log_target(z).sum(), z, create_graph=True)[0]
+    value = log_target(z)
+    if not isinstance(value, torch.Tensor) or not value.requires_grad:
+        raise ValueError(
+            "log_target(z) must be a tensor that depends differentiably on z (is it detached, "
+            "or computed under torch.no_grad()?)"
+        )
+    return torch.autograd.grad(value.sum(), z, create_graph=True)[0]
 
 
 def leapfrog(
@@ -54,6 +95,17 @@ def leapfrog(
     ``step_size``: half a step in v, whole steps in z and v, half a step in v. Each stage is a
     shear, so the map preserves volume, and it is reversible (negate v'; run again)."""
     check_positive("n_steps", n_steps, integer=True)
+    checks.tensor("z", z, non_empty=False)
+    checks.tensor("v", v, non_empty=False)
+    if v.shape != z.shape:
+        raise ValueError(
+            f"v must have z's shape {tuple(z.shape)} (one momentum per coordinate), got "
+            f"{tuple(v.shape)}"
+        )
+    if isinstance(step_size, torch.Tensor):
+        checks.tensor("step_size", step_size, min_dim=0, non_empty=False)
+    else:
+        check_positive("step_size", step_size)
     v = v + 0.5 * step_size * score(log_target, z)
     for i in range(n_steps):
         z = z + step_size * v
@@ -68,6 +120,7 @@ class ReverseModel(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
+        check_positive("dim", dim, integer=True)
         self.weight = nn.Parameter(torch.zeros(dim, dim))
         self.bias = nn.Parameter(torch.zeros(dim))
         self.log_diagonal = nn.Parameter(torch.zeros(dim))
@@ -77,6 +130,13 @@ class ReverseModel(nn.Module):
         return torch.diag_embed(self.log_diagonal.exp()) + self.lower.tril(-1)
 
     def forward(self, z: torch.Tensor) -> D.MultivariateNormal:
+        checks.tensor("z", z, non_empty=False)
+        if z.shape[-1] != len(self.bias):
+            raise ValueError(
+                f"z has {z.shape[-1]} coordinates but the reverse model acts on "
+                f"{len(self.bias)}"
+            )
+        checks.like("z", z, self.weight, "the reverse model")
         return D.MultivariateNormal(
             z @ self.weight.T + self.bias, scale_tril=self.scale_tril()
         )
@@ -84,8 +144,32 @@ class ReverseModel(nn.Module):
     @torch.no_grad()
     def set_gaussian(self, weight, bias, covariance) -> None:
         """Make r(v' | z) = N(weight z + bias, covariance) (e.g. the forward chain's exact
-        conditional, for a Gaussian target)."""
-        scale = torch.linalg.cholesky(covariance.to(self.weight))
+        conditional, for a Gaussian target): ``weight`` and ``covariance`` (d, d), the latter
+        symmetric positive definite, ``bias`` (d,). Arrays are converted to tensors."""
+        d = len(self.bias)
+        weight, bias, covariance = (
+            v if isinstance(v, torch.Tensor) else torch.as_tensor(v)
+            for v in (weight, bias, covariance)
+        )
+        for name, value, shape in (
+            ("weight", weight, (d, d)),
+            ("bias", bias, (d,)),
+            ("covariance", covariance, (d, d)),
+        ):
+            if tuple(value.shape) != shape:
+                raise ValueError(
+                    f"{name} must have shape {shape}, got {tuple(value.shape)}"
+                )
+        if covariance.device.type != "meta" and not torch.allclose(
+            covariance, covariance.mT
+        ):
+            raise ValueError("covariance must be symmetric")
+        try:
+            scale = torch.linalg.cholesky(covariance.to(self.weight))
+        except torch.linalg.LinAlgError:
+            raise ValueError(
+                "covariance must be positive definite (its Cholesky factorisation failed)"
+            ) from None
         self.weight.copy_(weight)
         self.bias.copy_(bias)
         self.log_diagonal.copy_(scale.diagonal().log())
@@ -106,10 +190,7 @@ class HamiltonianVI(nn.Module):
     ):
         super().__init__()
         check_positive("dim", dim, integer=True)
-        if not isinstance(n_transitions, int) or n_transitions < 0:
-            raise ValueError(
-                f"n_transitions must be a non-negative int, got {n_transitions!r}"
-            )
+        check_non_negative_int("n_transitions", n_transitions)
         check_positive("n_leapfrog", n_leapfrog, integer=True)
         check_positive("step_size", step_size)
         self.dim, self.n_leapfrog = dim, n_leapfrog
@@ -127,10 +208,13 @@ class HamiltonianVI(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the transitions from ``z`` (draws of q_0, one per row); returns z_T and, per row,
         sum_t [log r_t(v'_t | z_t) - log N(v_t; 0, I)], the chain's part of the bound."""
+        checks.tensor("z", z, non_empty=False)
         if z.shape[-1] != self.dim:
             raise ValueError(
                 f"z has {z.shape[-1]} coordinates but the transitions act on {self.dim}"
             )
+        checks.like("z", z, self.log_step_size, "the HVI model")
+        _check_log_target(log_target)
         momentum = D.Independent(D.Normal(torch.zeros_like(z), torch.ones_like(z)), 1)
         log_ratio = torch.zeros(z.shape[:-1], dtype=z.dtype, device=z.device)
         for log_step, reverse in zip(self.log_step_size, self.reverse):
@@ -148,11 +232,23 @@ def log_weights(
 ) -> torch.Tensor:
     """``n`` one-sample estimates of the auxiliary bound: log p(x, z_T) - log q_0(z_0) + the
     chain's log ratio, with z_0 = q0.rsample() (reparametrized). Their mean estimates the bound;
-    their log-mean-exp is itself a (tighter, IWAE-style) bound."""
+    their log-mean-exp is itself a (tighter, IWAE-style) bound. ``log_target`` returns one
+    value per point (shape (n,))."""
+    if not isinstance(model, HamiltonianVI):
+        raise ValueError(f"model must be a HamiltonianVI, got a {type(model).__name__}")
+    _check_q0(q0, model.dim)
+    _check_log_target(log_target)
     check_positive("n", n, integer=True)
     z0 = q0.rsample((n,))
     z, log_ratio = model(z0, log_target)
-    return log_target(z) - q0.log_prob(z0) + log_ratio
+    target = log_target(z)
+    if not isinstance(target, torch.Tensor) or target.shape != log_ratio.shape:
+        shape = tuple(target.shape) if isinstance(target, torch.Tensor) else target
+        raise ValueError(
+            f"log_target must return one value per point, shape {tuple(log_ratio.shape)}, "
+            f"got {shape}: reduce over the coordinates (e.g. .sum(-1))"
+        )
+    return target - q0.log_prob(z0) + log_ratio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +272,7 @@ class HVIConfig:
                 f"steps ({self.steps}) must be a multiple of steps_per_epoch "
                 f"({self.steps_per_epoch})"
             )
+        check_seed("seed", self.seed)
 
 
 def fit_hvi(
@@ -191,10 +288,18 @@ def fit_hvi(
     weights (nats), after each epoch of ``steps_per_epoch`` steps. Under torchrun each rank
     runs its share of the ``batch_size`` chains of every step and DDP averages the
     gradients."""
+    if not isinstance(model, HamiltonianVI):
+        raise ValueError(f"model must be a HamiltonianVI, got a {type(model).__name__}")
     if not model.n_transitions:
         raise ValueError(
             "an HVI with no transitions has nothing to train: its bound is q_0's ELBO"
         )
+    if not isinstance(config, HVIConfig):
+        raise ValueError(
+            f"config must be an hvi.HVIConfig, got a {type(config).__name__}"
+        )
+    _check_q0(q0, model.dim)
+    _check_log_target(log_target)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     share = distributed.own_share(config.batch_size)
     negative_bound = distributed.wrap_loss(
@@ -206,7 +311,7 @@ def fit_hvi(
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 
-    def evaluate():
+    def evaluate(epoch):
         with torch.enable_grad():  # the dynamics need grad_z log p(x, z)
             values = torch.cat(
                 [
@@ -218,85 +323,15 @@ def fit_hvi(
 
     return train.fit(
         step,
-        range(config.steps_per_epoch),
+        train.Steps(config.steps_per_epoch),
         config.steps // config.steps_per_epoch,
         modules={"hvi": model},
         optimizers={"adam": optimizer},
         evaluate=evaluate,
         checkpoint=checkpoint,
         desc=desc,
-        config={"fit": config, "hvi": model},
+        config={"fit": config},
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class PpcaSetup:
-    """The chapter's HVI runs at one scale (:func:`ppca_setup`): one chain for each number of
-    ``transitions`` T, its step sizes started at ``step_size``, fitted by ``config`` to the
-    posterior of the IWAE chapter's probabilistic PCA (:func:`lec16.iwae.example_ppca`)."""
-
-    transitions: tuple[int, ...]
-    config: HVIConfig
-    step_size: float = 0.05
-
-
-def ppca_setup(scale: str, seed: int = 0) -> PpcaSetup:
-    """The chapter's chains at ``scale`` (the chapter and ``python -m lec16 train hvi``);
-    ``paper``: T up to 32 and ten times the default's Adam steps."""
-    return PpcaSetup(
-        transitions=choose(
-            scale, smoke=(1, 4), default=(1, 2, 4, 8, 16), paper=(1, 2, 4, 8, 16, 32)
-        ),
-        config=HVIConfig(
-            steps=choose(scale, smoke=200, default=2000, paper=20_000),
-            steps_per_epoch=choose(scale, smoke=100, default=500, paper=2000),
-            lr=0.02,
-            eval_samples=choose(scale, smoke=5000, default=20_000, paper=100_000),
-            seed=seed,
-        ),
-    )
-
-
-def fit_each_length(
-    setup: PpcaSetup,
-    q0: D.Distribution,
-    log_target: LogTarget,
-    scale: str,
-    root=None,
-) -> dict[int, dict]:
-    """Train one chain of each length in ``setup`` (checkpoints ``hvi_T<T>`` under ``root``, see
-    :func:`lec16.train.checkpoint_path`), each from seed ``setup.config.seed``. Returns, per T,
-    the trained chain's ``bound`` (mean of ``eval_samples`` log weights, nats) and ``pm`` (its
-    2 standard errors), the same chain's bound ``untrained``, the ``seconds`` of training and
-    the ``model``."""
-    seed, n = setup.config.seed, setup.config.eval_samples
-    results = {}
-    for T in setup.transitions:
-        torch.manual_seed(seed)
-        model = HamiltonianVI(q0.event_shape[-1], T, step_size=setup.step_size).to(
-            q0.mean
-        )
-        torch.manual_seed(seed)
-        # the bound before training: the reference a broken fit would not beat
-        before = log_weights(model, q0, log_target, n).detach()
-        history = fit_hvi(
-            model,
-            q0,
-            log_target,
-            setup.config,
-            checkpoint=train.checkpoint_path(f"hvi_T{T}", scale, root),
-            desc=f"HVI T={T}",
-        )
-        torch.manual_seed(seed)
-        after = log_weights(model, q0, log_target, n).detach()
-        results[T] = {
-            "bound": after.mean().item(),
-            "pm": 2 * after.std().item() / len(after) ** 0.5,
-            "untrained": before.mean().item(),
-            "seconds": history.last["seconds"],
-            "model": model,
-        }
-    return results
 
 
 def _chunks(total: int, size: int) -> list[int]:

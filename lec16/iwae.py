@@ -12,12 +12,26 @@ depth=2, latent=50)``); only the objective changes.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import distributions as D
 
-from lec16.scales import check_choice, check_positive, choose
-from lec16.vae import VAE, TrainConfig, VAEConfig
+from lec16 import checks
+from lec16.scales import check_choice, check_positive
+from lec16.vae import VAE, VAEConfig, _check_data
+
+__all__ = [
+    "OBJECTIVES",
+    "ARCHITECTURE",
+    "iwae_bound",
+    "log_weights",
+    "objective",
+    "bounds_by_k",
+    "log_likelihood",
+    "active_units",
+    "LinearGaussian",
+]
 
 OBJECTIVES = ("iwae", "vae")
 # Burda et al.'s MNIST model with one stochastic layer: two deterministic layers of 200 tanh
@@ -25,30 +39,23 @@ OBJECTIVES = ("iwae", "vae")
 ARCHITECTURE = VAEConfig(hidden=200, depth=2, latent=50)
 
 
-def scale_setup(scale: str, seed: int = 0) -> tuple[int, TrainConfig]:
-    """The IWAE chapter's training digits and :class:`~lec16.vae.TrainConfig` at each scale (also
-    ``python -m lec16 train iwae``). ``paper``: Burda et al.'s schedule, 3^i passes at learning
-    rate 1e-3 * 10^(-i/7) for i = 0 ... 7 (3,280 passes), batch 20, Adam eps 1e-4;
-    ``default``: 3 passes at batch 100 (2 CPU cores)."""
-    n_train = choose(scale, smoke=1000, default=60_000, paper=60_000)
-    config = choose(
-        scale,
-        smoke=TrainConfig(epochs=1, batch_size=100, seed=seed),
-        default=TrainConfig(epochs=3, batch_size=100, seed=seed),
-        paper=TrainConfig(
-            epochs=3280,
-            batch_size=20,
-            lr=1e-3,
-            adam_eps=1e-4,
-            lr_schedule="burda",
-            seed=seed,
-        ),
-    )
-    return n_train, config
-
-
 def iwae_bound(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """log (1/k) sum_i exp(log_w_i) along ``dim``, by logsumexp so that log-weights of -1e4 are fine."""
+    checks.tensor("log_w", log_w, non_empty=False)
+    if (
+        isinstance(dim, bool)
+        or not isinstance(dim, int)
+        or not -log_w.ndim <= dim < log_w.ndim
+    ):
+        raise ValueError(
+            f"dim must be an int naming a dimension of log_w (shape {tuple(log_w.shape)}), "
+            f"got {dim!r}"
+        )
+    if log_w.shape[dim] == 0:
+        raise ValueError(
+            f"log_w holds no weights along dim={dim} (shape {tuple(log_w.shape)}): pass at "
+            "least one sample"
+        )
     return torch.logsumexp(log_w, dim) - math.log(log_w.shape[dim])
 
 
@@ -70,6 +77,36 @@ def objective(model: VAE, x: torch.Tensor, k: int, kind: str = "iwae") -> torch.
     return model(x, k, bound=kind)
 
 
+def _check_ks(ks) -> list[int]:
+    """``ks`` as a list of positive ints: integers of any kind (NumPy's included) are taken, a
+    float such as 2.5 is refused rather than truncated."""
+    if isinstance(ks, torch.Tensor):
+        ks = ks.tolist()  # a 1-D tensor of ints gives a list of ints
+    if isinstance(ks, (numbers.Number, str)) or not hasattr(ks, "__iter__"):
+        raise ValueError(
+            f"ks must be a sequence of sample sizes such as (1, 5, 50), got {ks!r}; for one k "
+            "pass (k,)"
+        )
+    ks = list(ks)
+    if not ks:
+        raise ValueError("ks is empty: pass at least one sample size, e.g. (1, 5, 50)")
+    for i, k in enumerate(ks):
+        if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+            ks[i] = int(k)
+        check_positive(f"ks[{i}]", ks[i], integer=True)
+    return ks
+
+
+def _check_inputs(model, x: torch.Tensor) -> None:
+    """``x`` once for a whole data set: for a VAE, examples of its dtype, device and size,
+    intensities in [0, 1], binary for a Bernoulli decoder (other models, such as
+    lec16.wake_sleep's, check their own inputs)."""
+    if isinstance(model, VAE):
+        _check_data(model, x, "x", binary=True)
+    else:
+        checks.tensor("x", x)
+
+
 @torch.no_grad()
 def bounds_by_k(
     model: VAE,
@@ -81,12 +118,12 @@ def bounds_by_k(
     """Independent per-example estimates of L_k for every k in ``ks``: shape (len(ks), N).
     Each k gets its own k samples (sum(ks) in all): independent, so a comparison across k can
     fail (shared samples would make L_k rise with k by Jensen's inequality alone). Samples are drawn
-    ``chunk`` at a time, so memory stays at (chunk, batch_size, x_dim)."""
-    ks = [int(k) for k in ks]
-    for k in ks:
-        check_positive("k", k, integer=True)
+    ``chunk`` at a time, so memory stays at (chunk, batch_size, x_dim). ``x`` is checked once
+    (see :func:`lec16.vae.elbo`)."""
+    ks = _check_ks(ks)
     check_positive("chunk", chunk, integer=True)
     check_positive("batch_size", batch_size, integer=True)
+    _check_inputs(model, x)
     total = sum(ks)
     out = []
     for i in range(0, len(x), batch_size):
@@ -106,6 +143,7 @@ def log_likelihood(
 ) -> torch.Tensor:
     """The importance-sampling estimate L_k of log p(x) per example (Burda et al. use k = 5000),
     computed ``chunk`` samples at a time so memory stays at (chunk, batch_size, x_dim)."""
+    check_positive("k", k, integer=True)
     return bounds_by_k(model, x, (k,), chunk=chunk, batch_size=batch_size)[0]
 
 
@@ -117,6 +155,18 @@ def active_units(
     when A_u > ``threshold``. Returns the count and the per-unit statistics. Their code computes it
     on one dynamically binarized batch of the first 500 training digits, with the population
     variance (numpy's ``var``): pass those digits to match it."""
+    check_positive("batch_size", batch_size, integer=True)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not math.isfinite(threshold)
+        or threshold < 0
+    ):
+        raise ValueError(f"threshold must be a finite number >= 0, got {threshold!r}")
+    if isinstance(model, VAE):
+        _check_data(model, x, "x", binary=False)
+    else:
+        checks.tensor("x", x)
     with torch.no_grad():
         means = torch.cat(
             [
@@ -135,24 +185,59 @@ class LinearGaussian:
     deviations multiplied by ``widen``, with the correlations dropped."""
 
     def __init__(self, W: torch.Tensor, b: torch.Tensor, sigma: float):
+        checks.tensor("W", W, min_dim=2)
+        if W.ndim != 2:
+            raise ValueError(f"W must be a (D, d) matrix, got shape {tuple(W.shape)}")
+        checks.tensor("b", b)
+        checks.like("b", b, W, "W")
+        if b.shape != (W.shape[0],):
+            raise ValueError(
+                f"b must be a vector of D={W.shape[0]} offsets (W has shape {tuple(W.shape)}), "
+                f"got shape {tuple(b.shape)}"
+            )
+        check_positive("sigma", sigma)
         self.W, self.b, self.sigma = W, b, sigma
         d = W.shape[1]
         self.prior = D.MultivariateNormal(
             W.new_zeros(d), torch.eye(d, dtype=W.dtype, device=W.device)
         )
 
+    def _check(
+        self, name: str, v: torch.Tensor, size: int, what: str, dtype: bool
+    ) -> None:
+        """``v`` on W's device (and of its dtype, when ``dtype``: latents meet W in a product)
+        with ``size`` coordinates in its last dimension."""
+        checks.tensor(name, v, non_empty=False)
+        if dtype or v.device != self.W.device:
+            checks.like(name, v, self.W, "the LinearGaussian")
+        if v.shape[-1] != size:
+            raise ValueError(
+                f"{name} must hold {what} of {size} coordinates in its last dimension, got "
+                f"shape {tuple(v.shape)}"
+            )
+
+    def _check_x(self, x: torch.Tensor) -> None:
+        self._check("x", x, self.W.shape[0], "observations", dtype=False)
+
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x, z) for observations ``x`` (..., D) and latents ``z`` (..., d)."""
+        self._check_x(x)
+        self._check("z", z, self.W.shape[1], "latents", dtype=True)
         return D.Independent(D.Normal(z @ self.W.T + self.b, self.sigma), 1).log_prob(
             x
         ) + self.prior.log_prob(z)
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact log p(x)."""
+        self._check_x(x)
         cov = self.W @ self.W.T + self.sigma**2 * torch.eye(
             len(self.b), dtype=self.W.dtype, device=self.W.device
         )
         return D.MultivariateNormal(self.b, cov).log_prob(x)
 
     def posterior(self, x: torch.Tensor) -> D.MultivariateNormal:
+        """The exact p(z | x)."""
+        self._check_x(x)
         d = self.W.shape[1]
         precision = (
             torch.eye(d, dtype=self.W.dtype, device=self.W.device)
@@ -164,6 +249,13 @@ class LinearGaussian:
     def proposal(
         self, x: torch.Tensor, shift: float = 0.5, widen: float = 1.5
     ) -> D.Independent:
+        if (
+            isinstance(shift, bool)
+            or not isinstance(shift, (int, float))
+            or not math.isfinite(shift)
+        ):
+            raise ValueError(f"shift must be a finite number, got {shift!r}")
+        check_positive("widen", widen)
         post = self.posterior(x)
         return D.Independent(
             D.Normal(
@@ -176,19 +268,13 @@ class LinearGaussian:
         self, x: torch.Tensor, q: D.Distribution, k: int, replicates: int
     ) -> torch.Tensor:
         """``replicates`` independent draws of the k-sample estimate log (1/k) sum_i w_i."""
+        self._check_x(x)
+        if not isinstance(q, D.Distribution):
+            raise ValueError(
+                f"q must be a torch.distributions.Distribution (e.g. self.proposal(x)), got "
+                f"{type(q).__name__}"
+            )
+        check_positive("k", k, integer=True)
+        check_positive("replicates", replicates, integer=True)
         z = q.sample((replicates, k))
         return iwae_bound(self.log_joint(x, z) - q.log_prob(z), dim=1)
-
-
-def example_ppca(device=None) -> tuple[LinearGaussian, torch.Tensor, D.Independent]:
-    """The IWAE chapter's example (its section "Tighter bounds on a model with exact log p(x)"),
-    which the MCMC-inside-VI chapter reuses: probabilistic PCA with 6 observed and 2 latent
-    dimensions (W, b standard normal, sigma = 0.5, float64, drawn on the CPU from seed 0 so
-    every device has the same numbers), one observation x0 ~ N(0, 4 I) and the imperfect
-    q_0 = ``proposal(x0, shift=0.5, widen=1.5)``."""
-    g = torch.Generator().manual_seed(0)
-    W = torch.randn(6, 2, generator=g, dtype=torch.float64).to(device)
-    b = torch.randn(6, generator=g, dtype=torch.float64).to(device)
-    ppca = LinearGaussian(W, b, sigma=0.5)
-    x0 = (2 * torch.randn(6, generator=g, dtype=torch.float64)).to(device)
-    return ppca, x0, ppca.proposal(x0, shift=0.5, widen=1.5)

@@ -7,6 +7,15 @@ import html
 import numpy as np
 import torch
 
+__all__ = [
+    "use_book_style",
+    "subplots",
+    "covariance_ellipse",
+    "image_grid",
+    "show_table",
+    "animation",
+]
+
 COLUMN_INCHES = 6.9
 """The width of every figure; with the saved margins (:data:`PAD_INCHES` each side) it is drawn at
 :data:`MAX_FIGURE_PX`, inside the book's text column (716 px in a 1280 px window), so no figure

@@ -23,16 +23,113 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lec16 import data, distributed, train
-from lec16.scales import check_choice, check_positive, choose
+from lec16 import checks, data, distributed, train
+from lec16.scales import (
+    check_choice,
+    check_non_negative_int,
+    check_positive,
+    check_seed,
+)
+
+__all__ = [
+    "AIS_RUNS",
+    "AISResult",
+    "METHODS",
+    "PersistentChains",
+    "RBM",
+    "RBMConfig",
+    "ais_betas",
+    "ais_log_partition",
+    "ais_log_weights",
+    "all_states",
+    "at_base_rates",
+    "base_rate_bias",
+    "base_rate_log_likelihood",
+    "binary_states",
+    "contrastive_loss",
+    "enumerated_hidden_posterior",
+    "exact_cd_gradient",
+    "factorised_hidden_posterior",
+    "mean_log_likelihood",
+    "reconstruction_error",
+    "states_probability",
+    "summarize_ais",
+    "train_rbm",
+]
 
 METHODS = ("cd", "pcd")
 MAX_ENUMERATED_UNITS = 25  # 2^25 states of the smaller layer, summed in chunks
+AIS_RUNS = 100  # Salakhutdinov & Murray's runs of AIS
+MAX_BINARY_STATE_BITS = 62  # binary_states codes its states as int64
+
+
+def check_instance(name: str, value: Any, kind: type) -> Any:
+    """``value`` if it is a ``kind`` (a model or a config of lec16); otherwise a ValueError
+    naming the class to build."""
+    if not isinstance(value, kind):
+        raise ValueError(
+            f"{name} must be a {kind.__module__}.{kind.__qualname__}, got a "
+            f"{type(value).__name__}"
+        )
+    return value
+
+
+def check_log_partition(name: str, value: Any) -> Any:
+    """``value`` if it is log Z as one finite number (a float, or a tensor of one element);
+    otherwise a ValueError (an :class:`AISResult` is told to pass its ``log_z``)."""
+    if isinstance(value, AISResult):
+        raise ValueError(
+            f"{name} is an AISResult: pass its estimate of log Z, {name}.log_z"
+        )
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(
+                f"{name} must be one number (log Z), got a tensor of shape "
+                f"{tuple(value.shape)}"
+            )
+        finite = value.device.type == "meta" or math.isfinite(value.item())
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        finite = math.isfinite(value)
+    else:
+        raise ValueError(
+            f"{name} must be log Z as a number or a one-element tensor, got a "
+            f"{type(value).__name__}"
+        )
+    if not finite:
+        raise ValueError(
+            f"{name} must be a finite log Z, got {value!r} (an AIS bound such as log_z_low "
+            "can be -inf: pass log_z)"
+        )
+    return value
+
+
+def check_batch_shapes(**tensors: torch.Tensor) -> None:
+    """The batch shapes (all but the last dimension) of ``tensors`` must broadcast."""
+    try:
+        torch.broadcast_shapes(*(t.shape[:-1] for t in tensors.values()))
+    except RuntimeError:
+        shapes = ", ".join(f"{n} {tuple(t.shape)}" for n, t in tensors.items())
+        raise ValueError(
+            f"the batch shapes of {shapes} do not match: pass one row of each per example"
+        ) from None
+
+
+def _check_non_negative(name: str, value: Any) -> Any:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
 
 
 class RBM(nn.Module):
@@ -56,16 +153,48 @@ class RBM(nn.Module):
     def n_hidden(self) -> int:
         return self.weight.shape[1]
 
-    def _visible(self, v: torch.Tensor) -> torch.Tensor:
-        if v.shape[-1] != self.n_visible:
+    def check_units(
+        self,
+        name: str,
+        x: Any,
+        layer: str = "visible",
+        values=checks.intensities,
+        batched: bool = False,
+        owner: str = "the RBM",
+    ) -> torch.Tensor:
+        """``x`` as states (or probabilities) of the RBM's ``layer`` ("visible" or "hidden"),
+        checked once at a public entry point: a tensor of one example per row (exactly (N,
+        units) when ``batched``) with the layer's number of units in its last dimension, on
+        the RBM's device, its values passing ``values`` (:func:`lec16.checks.intensities`:
+        in [0, 1]; :func:`lec16.checks.binary`); returned cast to the weights' dtype (integer
+        and boolean states are accepted and converted, as the methods always did)."""
+        size = self.n_visible if layer == "visible" else self.n_hidden
+        x = checks.tensor(name, x, floating=False)
+        if x.shape[-1] != size:
             raise ValueError(
-                f"v has {v.shape[-1]} units in its last dimension but the RBM has "
-                f"{self.n_visible} visible units"
+                f"{name} has {x.shape[-1]} units in its last dimension but {owner} has "
+                f"{size} {layer} units"
             )
+        if batched and x.ndim != 2:
+            raise ValueError(
+                f"{name} must be a batch of examples of shape (N, {size}), got shape "
+                f"{tuple(x.shape)}"
+            )
+        x = x.to(self.weight.dtype)
+        checks.like(name, x, self.weight, owner)
+        return values(name, x)
+
+    def _visible(self, v: torch.Tensor) -> torch.Tensor:
         return v.to(self.weight.dtype)
 
     def energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """E(v, h) = -v^T W h - b^T v - c^T h, per row of ``v`` and ``h``."""
+        """E(v, h) = -v^T W h - b^T v - c^T h, per row of ``v`` and ``h`` (states, or
+        probabilities for the expected energy: values in [0, 1])."""
+        checked_v = self.check_units("v", v)
+        check_batch_shapes(v=checked_v, h=self.check_units("h", h, "hidden"))
+        return self._energy(v, h)
+
+    def _energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         v = self._visible(v)
         h = h.to(v.dtype)
         return (
@@ -75,32 +204,55 @@ class RBM(nn.Module):
         )
 
     def free_energy(self, v: torch.Tensor) -> torch.Tensor:
-        """F(v) = -log sum_h exp(-E(v, h)) = -b^T v - sum_j softplus(c_j + v^T W_{:j})."""
+        """F(v) = -log sum_h exp(-E(v, h)) = -b^T v - sum_j softplus(c_j + v^T W_{:j})
+        (``v`` with values in [0, 1])."""
+        self.check_units("v", v)
+        return self._free_energy(v)
+
+    def _free_energy(self, v: torch.Tensor) -> torch.Tensor:
         v = self._visible(v)
         return -(v @ self.visible_bias) - F.softplus(
             v @ self.weight + self.hidden_bias
         ).sum(-1)
 
     def hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
-        """p(h_j = 1 | v) = sigmoid(c_j + v^T W_{:j}), for every j."""
+        """p(h_j = 1 | v) = sigmoid(c_j + v^T W_{:j}), for every j (``v`` in [0, 1])."""
+        self.check_units("v", v)
+        return self._hidden_probs(v)
+
+    def _hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self._visible(v) @ self.weight + self.hidden_bias)
 
     def visible_probs(self, h: torch.Tensor) -> torch.Tensor:
-        """p(v_i = 1 | h) = sigmoid(b_i + W_{i:} h), for every i."""
+        """p(v_i = 1 | h) = sigmoid(b_i + W_{i:} h), for every i (``h`` in [0, 1])."""
+        self.check_units("h", h, "hidden")
+        return self._visible_probs(h)
+
+    def _visible_probs(self, h: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(
             h.to(self.weight.dtype) @ self.weight.T + self.visible_bias
         )
 
     def gibbs_step(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One block-Gibbs sweep v -> h ~ p(h | v) -> v' ~ p(v | h); returns (v', h)."""
-        h = torch.bernoulli(self.hidden_probs(v))
-        return torch.bernoulli(self.visible_probs(h)), h
+        self.check_units("v", v)
+        return self._gibbs_step(v)
+
+    def _gibbs_step(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = torch.bernoulli(self._hidden_probs(v))
+        return torch.bernoulli(self._visible_probs(h)), h
 
     def gibbs_chain(self, v: torch.Tensor, steps: int) -> torch.Tensor:
-        """``steps`` Gibbs sweeps from ``v``; the last visible state."""
+        """``steps`` Gibbs sweeps from ``v`` (states or probabilities in [0, 1]); the last
+        visible state."""
         check_positive("steps", steps, integer=True)
+        self.check_units("v", v)
+        return self._gibbs_chain(v, steps)
+
+    def _gibbs_chain(self, v: torch.Tensor, steps: int) -> torch.Tensor:
+        """:meth:`gibbs_chain` without the checks (a trainer's inner loop)."""
         for _ in range(steps):
-            v, _ = self.gibbs_step(v)
+            v, _ = self._gibbs_step(v)
         return v
 
     def exact_log_partition(self) -> torch.Tensor:
@@ -126,12 +278,31 @@ class RBM(nn.Module):
         return torch.logsumexp(torch.cat(chunks), 0)
 
     def log_likelihood(self, v: torch.Tensor, log_partition: torch.Tensor | float):
-        """log p(v) = -F(v) - log Z per row of ``v``, given log Z (exact or estimated)."""
-        return -self.free_energy(v) - log_partition
+        """log p(v) = -F(v) - log Z per row of binary ``v``, given log Z (exact or estimated:
+        a number or a one-element tensor, e.g. an :class:`AISResult`'s ``log_z``)."""
+        self.check_units("v", v, values=checks.binary)
+        check_log_partition("log_partition", log_partition)
+        return self._log_likelihood(v, log_partition)
+
+    def _log_likelihood(self, v: torch.Tensor, log_partition: torch.Tensor | float):
+        return -self._free_energy(v) - log_partition
 
 
 def binary_states(m: int, device, chunk: int = 1 << 14):
-    """All 2^m binary vectors of length m (float64), in chunks of ``chunk`` rows."""
+    """All 2^m binary vectors of length m (float64), in chunks of ``chunk`` rows (m an int
+    in [0, 62]: the states are coded as int64; checked when called, not when iterated)."""
+    check_non_negative_int("m", m, "the length of the binary vectors")
+    if m > MAX_BINARY_STATE_BITS:
+        raise ValueError(
+            f"binary_states codes its 2^m states as int64, so m must be at most "
+            f"{MAX_BINARY_STATE_BITS}, got {m} (and enumerating is practical only up to "
+            f"about {MAX_ENUMERATED_UNITS} units)"
+        )
+    check_positive("chunk", chunk, integer=True)
+    return _binary_states(m, device, chunk)
+
+
+def _binary_states(m: int, device, chunk: int):
     bits = 2 ** torch.arange(m, device=device)
     for start in range(0, 2**m, chunk):
         index = torch.arange(start, min(start + chunk, 2**m), device=device)
@@ -141,10 +312,41 @@ def binary_states(m: int, device, chunk: int = 1 << 14):
 def base_rate_bias(x: torch.Tensor, smoothing: float = 0.05) -> torch.Tensor:
     """The log-odds log(p_i / (1 - p_i)) of each visible unit's mean over ``x``, pulled towards
     1/2 by ``smoothing`` pseudo-examples' worth (Salakhutdinov & Murray's base-rate model;
-    Hinton's initial visible biases)."""
+    Hinton's initial visible biases). ``x``: (N, ...) floating point, binary or grey levels
+    in [0, 1]."""
+    checks.intensities("x", x, min_dim=2)
+    _check_non_negative("smoothing", smoothing)
     p = (x.flatten(1).mean(0) * len(x) + smoothing * 0.5) / (len(x) + smoothing)
     p = p.clamp(1e-6, 1 - 1e-6)
     return torch.log(p) - torch.log1p(-p)
+
+
+def base_rate_log_likelihood(x: torch.Tensor, base_bias: torch.Tensor) -> float:
+    """The mean log-likelihood of binary ``x`` (one example per row) under the base-rate
+    model, independent pixels of log-odds ``base_bias`` (:func:`base_rate_bias`; an RBM with
+    W = 0): the reference that the Boltzmann machines' chapters must beat, in nats. ``x`` of
+    shape (N, ...) is flattened per example; ``base_bias`` has one entry per pixel."""
+    x = checks.binary("x", x, min_dim=2).flatten(1)
+    base_bias = checks.tensor("base_bias", base_bias)
+    if base_bias.shape != x.shape[1:]:
+        raise ValueError(
+            f"base_bias has shape {tuple(base_bias.shape)} but x has {x.shape[1]} pixels per "
+            "example: pass rbm.base_rate_bias of the training data"
+        )
+    checks.like("x", x, base_bias, "base_bias")
+    return (x @ base_bias - F.softplus(base_bias).sum()).mean().item()
+
+
+def at_base_rates(model: RBM, base_bias: torch.Tensor) -> RBM:
+    """``model`` with its visible biases set to ``base_bias`` (in place; returned), as Hinton's
+    practical guide starts an RBM: it then begins as the base-rate model, up to its small
+    random weights. ``base_bias`` (one entry per visible unit) is converted to the model's
+    dtype and device."""
+    check_instance("model", model, RBM)
+    _check_bias_shape(base_bias, model.visible_bias, "RBM")
+    with torch.no_grad():
+        model.visible_bias.copy_(base_bias)
+    return model
 
 
 # --- Annealed importance sampling (Salakhutdinov & Murray 2008, section 4.1) -----------------
@@ -175,12 +377,19 @@ def base_rate_visible_bias(
     DBM's AIS."""
     if base_bias is None:
         return torch.zeros_like(visible_bias)
+    _check_bias_shape(base_bias, visible_bias, model_name)
+    return base_bias.to(device=visible_bias.device, dtype=visible_bias.dtype)
+
+
+def _check_bias_shape(
+    base_bias: Any, visible_bias: torch.Tensor, model_name: str
+) -> None:
+    checks.tensor("base_bias", base_bias)
     if base_bias.shape != visible_bias.shape:
         raise ValueError(
             f"base_bias has shape {tuple(base_bias.shape)}; the {model_name} has "
             f"{len(visible_bias)} visible units"
         )
-    return base_bias.to(device=visible_bias.device, dtype=visible_bias.dtype)
 
 
 @dataclasses.dataclass
@@ -200,7 +409,7 @@ class AISResult:
 @torch.no_grad()
 def ais_log_weights(
     model: RBM,
-    n_chains: int = 100,
+    n_chains: int = AIS_RUNS,
     n_betas: int = 14_500,
     base_bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -210,6 +419,7 @@ def ais_log_weights(
     v^T W_{:j}))) with one Gibbs sweep at each beta_k (:func:`ais_betas`). Returns the base
     model's log Z_A, the ``n_chains`` log importance weights (float64) and the final states
     (draws of ``model``, approximately): Z ~ Z_A mean(w)."""
+    check_instance("model", model, RBM)
     check_positive("n_chains", n_chains, integer=True)
     W, b, c = model.weight, model.visible_bias, model.hidden_bias
     base_bias = base_rate_visible_bias(base_bias, b, "RBM")
@@ -238,7 +448,7 @@ def ais_log_weights(
 
 def ais_log_partition(
     model: RBM,
-    n_chains: int = 100,
+    n_chains: int = AIS_RUNS,
     n_betas: int = 14_500,
     base_bias: torch.Tensor | None = None,
 ) -> AISResult:
@@ -251,8 +461,20 @@ def ais_log_partition(
 def summarize_ais(
     log_z_base: torch.Tensor, log_w: torch.Tensor, samples: torch.Tensor
 ) -> AISResult:
-    """The :class:`AISResult` of AIS runs with log weights ``log_w`` from a base model with
-    log partition function ``log_z_base``: log Z_A + log mean(w) and log(mean -/+ 3 SE)."""
+    """The :class:`AISResult` of AIS runs with log weights ``log_w`` (one per run, 1-D) from a
+    base model with log partition function ``log_z_base`` (a one-element tensor; a number is
+    accepted and converted): log Z_A + log mean(w) and log(mean -/+ 3 SE)."""
+    if not isinstance(log_z_base, torch.Tensor):
+        log_z_base = torch.as_tensor(
+            check_log_partition("log_z_base", log_z_base), dtype=torch.float64
+        )
+    check_log_partition("log_z_base", log_z_base)
+    checks.tensor("log_w", log_w)
+    if log_w.ndim != 1:
+        raise ValueError(
+            f"log_w must hold one log weight per AIS run (1-D), got shape "
+            f"{tuple(log_w.shape)}"
+        )
     shift = log_w.max()
     w = (log_w - shift).exp()
     mean, se = w.mean(), w.std() / math.sqrt(len(w))
@@ -272,11 +494,19 @@ def summarize_ais(
 
 def check_sgd_settings(config) -> None:
     """The SGD settings that :class:`RBMConfig` and :class:`lec16.dbm.DBMConfig` share:
-    momentum in [0, 1) and a non-negative weight cost."""
-    if not 0 <= config.momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {config.momentum!r}")
-    if config.weight_cost < 0:
-        raise ValueError(f"weight_cost must be >= 0, got {config.weight_cost!r}")
+    momentum in [0, 1), a finite non-negative weight cost, ``anneal`` a bool and a seed of
+    NumPy's range."""
+    momentum = config.momentum
+    if (
+        isinstance(momentum, bool)
+        or not isinstance(momentum, numbers.Real)
+        or not 0 <= momentum < 1
+    ):
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    _check_non_negative("weight_cost", config.weight_cost)
+    if not isinstance(config.anneal, bool):
+        raise ValueError(f"anneal must be True or False, got {config.anneal!r}")
+    check_seed("seed", config.seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,19 +541,37 @@ class PersistentChains(nn.Module):
 
     def __init__(self, start: torch.Tensor):
         super().__init__()
+        checks.tensor("start", start)
         self.register_buffer("state", start.clone())
 
 
 def contrastive_loss(model: RBM, v_data: torch.Tensor, v_model: torch.Tensor):
     """mean F(v_data) - mean F(v_model), with ``v_model`` a constant: its gradient is minus the
-    (CD or PCD) estimate of the log-likelihood gradient, E_data[dF] - E_chains[dF]."""
-    return model.free_energy(v_data).mean() - model.free_energy(v_model.detach()).mean()
+    (CD or PCD) estimate of the log-likelihood gradient, E_data[dF] - E_chains[dF]. Both
+    hold visible states (values in [0, 1])."""
+    check_instance("model", model, RBM)
+    model.check_units("v_data", v_data)
+    model.check_units("v_model", v_model)
+    return _contrastive_loss(model, v_data, v_model)
+
+
+def _contrastive_loss(model: RBM, v_data: torch.Tensor, v_model: torch.Tensor):
+    return (
+        model._free_energy(v_data).mean() - model._free_energy(v_model.detach()).mean()
+    )
 
 
 def reconstruction_error(model: RBM, v: torch.Tensor) -> torch.Tensor:
     """Mean squared error of the mean-field reconstruction p(v | E[h | v]) per pixel: a cheap
-    training monitor, not a likelihood (Hinton's practical guide, section 5)."""
-    return (model.visible_probs(model.hidden_probs(v)) - v).pow(2).mean()
+    training monitor, not a likelihood (Hinton's practical guide, section 5). ``v`` in [0,
+    1]; integer or boolean states are converted to the model's dtype."""
+    check_instance("model", model, RBM)
+    checked = model.check_units("v", v)
+    return _reconstruction_error(model, v if v.is_floating_point() else checked)
+
+
+def _reconstruction_error(model: RBM, v: torch.Tensor) -> torch.Tensor:
+    return (model._visible_probs(model._hidden_probs(v)) - v).pow(2).mean()
 
 
 def check_training_data(
@@ -333,10 +581,14 @@ def check_training_data(
     n_visible: int,
     model_name: str,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training and test data of a Boltzmann machine, refused with a clear message when
-    they are on another device than its parameter ``param`` or have other than ``n_visible``
-    values per example; returned flattened, in the parameters' dtype."""
+    """The training and test data of a Boltzmann machine (or a Helmholtz machine), refused with
+    a clear message when they are no tensors of examples, are on another device than its
+    parameter ``param``, have other than ``n_visible`` values per example, or when the
+    training data are not grey levels in [0, 1] (they are binarized afresh each batch) or the
+    test data not binary; returned flattened, in the parameters' dtype (integer or boolean
+    data are converted)."""
     for name, x in (("x_train", x_train), ("x_test", x_test)):
+        checks.tensor(name, x, floating=False, min_dim=2)
         if x.device != param.device:
             raise ValueError(
                 f"{name} is on {x.device} but the {model_name} is on {param.device}: "
@@ -347,7 +599,13 @@ def check_training_data(
                 f"{name} has {x[0].numel()} values per example but the {model_name} has "
                 f"{n_visible} visible units"
             )
-    return x_train.flatten(1).to(param.dtype), x_test.flatten(1).to(param.dtype)
+    x_train, x_test = (
+        x_train.flatten(1).to(param.dtype),
+        x_test.flatten(1).to(param.dtype),
+    )
+    checks.intensities("x_train", x_train)
+    checks.binary("x_test", x_test)
+    return x_train, x_test
 
 
 def sgd_training(weights, biases, x_train: torch.Tensor, config):
@@ -396,6 +654,8 @@ def train_rbm(
     takes its slice of every batch and of PCD's chains (the whole set is gathered on every
     rank after each step, so the checkpoint holds all of them), and DDP averages the
     gradients of the contrastive loss."""
+    check_instance("model", model, RBM)
+    check_instance("config", config, RBMConfig)
     x_train, x_test = check_training_data(
         x_train, x_test, model.weight, model.n_visible, "RBM"
     )
@@ -407,7 +667,7 @@ def train_rbm(
         start = torch.bernoulli(x_train[: config.batch_size])
         chains = modules["chains"] = PersistentChains(start)
     loss_of = distributed.wrap_loss(
-        lambda v_data, v_model: contrastive_loss(model, v_data, v_model),
+        lambda v_data, v_model: _contrastive_loss(model, v_data, v_model),
         [model.weight, model.visible_bias, model.hidden_bias],
     )
 
@@ -415,18 +675,18 @@ def train_rbm(
         v_data = batch[0]
         with torch.no_grad():
             if config.method == "pcd":
-                v_model = model.gibbs_chain(
+                v_model = model._gibbs_chain(
                     distributed.own_rows(chains.state), config.k
                 )
                 chains.state.copy_(distributed.gather_rows(v_model))
             else:
-                v_model = model.gibbs_chain(v_data, config.k)
+                v_model = model._gibbs_chain(v_data, config.k)
         loss = loss_of(v_data, v_model)
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 
-    def evaluate():
-        return {"test_reconstruction": reconstruction_error(model, x_test).item()}
+    def evaluate(epoch):
+        return {"test_reconstruction": _reconstruction_error(model, x_test).item()}
 
     return train.fit(
         step,
@@ -438,7 +698,7 @@ def train_rbm(
         evaluate=evaluate,
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "model": model, "n_train": len(x_train)},
+        config={"train": config, "n_train": len(x_train)},
     )
 
 
@@ -446,11 +706,20 @@ def train_rbm(
 def mean_log_likelihood(
     model: RBM, x: torch.Tensor, log_partition: float, batch_size: int = 1000
 ) -> tuple[float, float]:
-    """The mean of log p(v) = -F(v) - log Z over the rows of ``x`` (binary), and its standard
-    error across the rows, in nats."""
+    """The mean of log p(v) = -F(v) - log Z over the rows of ``x`` (binary, (N, ...) flattened
+    per example), and its standard error across the rows, in nats; ``log_partition`` is log Z
+    (e.g. an :class:`AISResult`'s ``log_z``)."""
+    check_instance("model", model, RBM)
+    model.check_units(
+        "x",
+        checks.tensor("x", x, floating=False, min_dim=2).flatten(1),
+        values=checks.binary,
+    )
+    check_log_partition("log_partition", log_partition)
+    check_positive("batch_size", batch_size, integer=True)
     values = torch.cat(
         [
-            model.log_likelihood(xb, log_partition)
+            model._log_likelihood(xb, log_partition)
             for xb in x.flatten(1).split(batch_size)
         ]
     )
@@ -460,6 +729,11 @@ def mean_log_likelihood(
 def all_states(m: int, device=None, dtype=torch.float64) -> torch.Tensor:
     """The 2^m binary vectors of length m, as the rows of one (2^m, m) tensor (m <= 16 here: the
     enumerations of tiny RBMs; :meth:`RBM.exact_log_partition` goes up to 25 in chunks)."""
+    check_non_negative_int("m", m, "the length of the binary vectors")
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(
+            f"dtype must be a torch.dtype such as torch.float64, got {dtype!r}"
+        )
     if m > 16:
         raise ValueError(f"all_states builds 2^{m} rows at once; use m <= 16")
     return torch.cat(list(binary_states(m, device))).to(dtype)
@@ -472,6 +746,21 @@ def _where(model: RBM) -> tuple[torch.device, torch.dtype]:
 def states_probability(states: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     """prod_i p_i^s_i (1 - p_i)^(1 - s_i) for every row of ``probs`` (N, m) and every binary row
     of ``states`` (S, m): an (N, S) matrix of factorised Bernoulli probabilities."""
+    checks.binary("states", states, floating=False)
+    checks.intensities("probs", probs)
+    if states.ndim != 2 or probs.ndim != 2 or states.shape[1] != probs.shape[1]:
+        raise ValueError(
+            f"states (S, m) and probs (N, m) must be two matrices of the same m, got shapes "
+            f"{tuple(states.shape)} and {tuple(probs.shape)}"
+        )
+    if states.device != probs.device:
+        raise ValueError(
+            f"states is on {states.device} but probs on {probs.device}: move one of them"
+        )
+    return _states_probability(states, probs)
+
+
+def _states_probability(states: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     return (
         states[None] * probs[:, None] + (1 - states[None]) * (1 - probs[:, None])
     ).prod(-1)
@@ -485,12 +774,32 @@ def exact_cd_gradient(
     ``data_weights`` over the binary rows ``data_states``, through the k-th power of the Gibbs
     kernel T[v, v'] = sum_h p(h | v) p(v' | h) over visible states; ``k=None``: the chains at
     equilibrium, i.e. the true gradient of the mean negative log-likelihood. Returns the
-    gradients of (weight, visible_bias, hidden_bias)."""
+    gradients of (weight, visible_bias, hidden_bias). ``data_weights``: one non-negative
+    weight per row of ``data_states`` (normally summing to 1); ``k`` an int >= 1 or None."""
+    check_instance("model", model, RBM)
     if max(model.n_visible, model.n_hidden) > 16:
         raise ValueError(
             "exact_cd_gradient enumerates every visible and hidden state; use an RBM with "
             f"at most 16 units per layer, got {model.n_visible} x {model.n_hidden}"
         )
+    model.check_units("data_states", data_states, values=checks.binary, batched=True)
+    checks.tensor("data_weights", data_weights)
+    if data_weights.shape != (len(data_states),):
+        raise ValueError(
+            f"data_weights must hold one weight per row of data_states, shape "
+            f"({len(data_states)},), got {tuple(data_weights.shape)}"
+        )
+    if data_weights.device != model.weight.device:
+        raise ValueError(
+            f"data_weights is on {data_weights.device} but the RBM on "
+            f"{model.weight.device}: move it with .to({str(model.weight.device)!r})"
+        )
+    if data_weights.device.type != "meta" and bool((data_weights < 0).any()):
+        raise ValueError(
+            "data_weights must be non-negative (a distribution over the rows)"
+        )
+    if k is not None:
+        checks.count("k", k)
     states = all_states(model.n_visible, *_where(model))
     codes = (
         data_states.long() * 2 ** torch.arange(model.n_visible, device=states.device)
@@ -499,14 +808,14 @@ def exact_cd_gradient(
     p_data.index_add_(0, codes, data_weights.to(states.dtype))
     with torch.no_grad():
         if k is None:
-            p_chain = torch.softmax(-model.free_energy(states), 0)
+            p_chain = torch.softmax(-model._free_energy(states), 0)
         else:
             hidden = all_states(model.n_hidden, *_where(model))
-            kernel = states_probability(hidden, model.hidden_probs(states)) @ (
-                states_probability(states, model.visible_probs(hidden))
+            kernel = _states_probability(hidden, model._hidden_probs(states)) @ (
+                _states_probability(states, model._visible_probs(hidden))
             )
             p_chain = p_data @ torch.linalg.matrix_power(kernel, k)
-    free = model.free_energy(states)
+    free = model._free_energy(states)
     surrogate = (p_data * free).sum() - (p_chain * free).sum()
     return list(
         torch.autograd.grad(
@@ -518,75 +827,19 @@ def exact_cd_gradient(
 def enumerated_hidden_posterior(model: RBM, v: torch.Tensor) -> torch.Tensor:
     """p(h | v) for every hidden state (rows of ``v`` x 2^n_hidden) from the joint: exp(-E(v, h))
     normalised over the enumerated h. The check of :meth:`RBM.hidden_probs`'s factorisation,
-    whose product form is :func:`factorised_hidden_posterior`."""
+    whose product form is :func:`factorised_hidden_posterior`. ``v``: (N, n_visible)."""
+    check_instance("model", model, RBM)
+    model.check_units("v", v, batched=True)
     hidden = all_states(model.n_hidden, *_where(model))
-    energies = torch.stack([model.energy(v, h.expand(len(v), -1)) for h in hidden], -1)
+    energies = torch.stack([model._energy(v, h.expand(len(v), -1)) for h in hidden], -1)
     return torch.softmax(-energies, -1)
 
 
 def factorised_hidden_posterior(model: RBM, v: torch.Tensor) -> torch.Tensor:
-    """p(h | v) as prod_j Bernoulli(h_j; sigmoid(c_j + v^T W_{:j})), for every hidden state."""
-    return states_probability(
-        all_states(model.n_hidden, *_where(model)), model.hidden_probs(v)
-    )
-
-
-# the RBM chapter's MNIST comparison: name -> (method, Gibbs sweeps per update)
-MNIST_METHODS = {
-    "CD-1": ("cd", 1),
-    "CD-3": ("cd", 3),
-    "PCD-1": ("pcd", 1),
-    "CD-25": ("cd", 25),
-}
-AIS_RUNS = 100  # Salakhutdinov & Murray's runs of AIS
-
-
-def ais_n_betas(scale: str) -> int:
-    """The intermediate distributions of the book's AIS runs at ``scale``: Salakhutdinov &
-    Murray's 14,500, but 1,000 at ``smoke``."""
-    return choose(scale, smoke=1000, default=14_500, paper=14_500)
-
-
-@dataclasses.dataclass(frozen=True)
-class MnistSetup:
-    """The RBM chapter's MNIST comparison at one scale (:func:`mnist_setup`): RBMs of
-    Salakhutdinov & Murray's size, one optimiser for every method (only the negative phase
-    differs), the same number of passes, scored by AIS."""
-
-    n_train: int
-    """the first training digits"""
-    n_hidden: int
-    epochs: int
-    methods: tuple[str, ...]
-    """names in :data:`MNIST_METHODS`"""
-    n_betas: int
-    seed: int = 0
-    n_runs: int = AIS_RUNS
-
-    def configs(self) -> dict[str, RBMConfig]:
-        """The training of each method's RBM."""
-        return {
-            name: RBMConfig(
-                epochs=self.epochs,
-                k=MNIST_METHODS[name][1],
-                method=MNIST_METHODS[name][0],
-                anneal=True,
-                seed=self.seed,
-            )
-            for name in self.methods
-        }
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The chapter's comparison at ``scale`` (the chapter and ``python -m lec16 train rbm``):
-    500 hidden units; ``smoke`` 10 short passes (300 updates), enough to leave the base rates
-    behind; ``paper`` 100 passes and CD-25 too."""
-    methods = ("CD-1", "CD-3", "PCD-1") + (("CD-25",) if scale == "paper" else ())
-    return MnistSetup(
-        n_train=choose(scale, smoke=3000, default=60_000, paper=60_000),
-        n_hidden=choose(scale, smoke=100, default=500, paper=500),
-        epochs=choose(scale, smoke=10, default=6, paper=100),
-        methods=methods,
-        n_betas=ais_n_betas(scale),
-        seed=seed,
+    """p(h | v) as prod_j Bernoulli(h_j; sigmoid(c_j + v^T W_{:j})), for every hidden state
+    (``v``: (N, n_visible))."""
+    check_instance("model", model, RBM)
+    model.check_units("v", v, batched=True)
+    return _states_probability(
+        all_states(model.n_hidden, *_where(model)), model._hidden_probs(v)
     )

@@ -7,7 +7,8 @@ Every notebook runs one code path at three scales:
 * ``paper``: the paper's setup, meant for a GPU.
 
 A notebook's ``parameters`` cell sets ``scale = lec16.default_scale()`` (papermill can override
-it with ``-p scale smoke``) and picks its sizes with :func:`choose`.
+it with ``-p scale smoke``); its chapter's experiment (:mod:`lec16.experiments`) picks every size
+with :func:`choose`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,18 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+__all__ = [
+    "SCALES",
+    "check_choice",
+    "check_positive",
+    "check_non_negative_int",
+    "check_seed",
+    "default_scale",
+    "choose",
+    "metrics_path",
+    "record_metrics",
+]
 
 SCALES = ("smoke", "default", "paper")
 
@@ -55,9 +68,31 @@ def check_non_negative_int(name: str, value: Any, meaning: str = "") -> Any:
     return value
 
 
+SEED_LIMIT = 2**32
+"""seeds are in [0, 2**32): NumPy's range, the narrowest of the generators lec16 seeds"""
+
+
+def check_seed(name: str, value: Any) -> Any:
+    """Return ``value`` if it is a seed every generator takes as it is (an int in
+    [0, 2**32)); otherwise a ValueError. A larger seed would be folded into that range by
+    NumPy, so two seeds would give one run."""
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not 0 <= value < SEED_LIMIT
+    ):
+        raise ValueError(
+            f"{name} must be an int in [0, 2**32 - 1] (the range of NumPy's generator), got "
+            f"{value!r}"
+        )
+    return value
+
+
 def default_scale() -> str:
     """The scale named by ``LEC16_SCALE`` (``default`` when unset), validated."""
-    return check_choice("LEC16_SCALE", os.environ.get("LEC16_SCALE", "default"), SCALES)
+    from lec16 import settings
+
+    return settings.scale()
 
 
 def choose(scale: str, **per_scale: Any) -> Any:
@@ -76,11 +111,6 @@ def choose(scale: str, **per_scale: Any) -> Any:
     return per_scale[scale]
 
 
-def metrics_dir() -> Path:
-    """Where notebooks record their key numbers: ``LEC16_METRICS_DIR`` or ``./metrics``."""
-    return Path(os.environ.get("LEC16_METRICS_DIR", "metrics"))
-
-
 def _plain(value: Any) -> Any:
     """JSON-friendly copy: tensors and numpy scalars become Python numbers/lists."""
     if hasattr(value, "tolist"):
@@ -94,7 +124,9 @@ def _plain(value: Any) -> Any:
 
 def metrics_path(chapter: str, directory: Path | None = None) -> Path:
     """The file of a chapter's metrics: ``<directory or metrics_dir()>/<chapter>.json``."""
-    return Path(directory or metrics_dir()) / f"{chapter}.json"
+    from lec16 import settings
+
+    return Path(directory or settings.metrics_dir()) / f"{chapter}.json"
 
 
 def record_metrics(

@@ -32,10 +32,29 @@ import torch.nn.functional as F
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, distributed, train
+from lec16 import checks, data, distributed, train
 from lec16.evaluation import error_rate
-from lec16.scales import check_choice, check_positive, choose
-from lec16.vae import VAE, TrainConfig, VAEConfig, check_features, gaussian_kl
+from lec16.scales import SEED_LIMIT, check_choice, check_positive, check_seed
+from lec16.vae import VAE, VAEConfig, _check_data, check_features, gaussian_kl
+
+__all__ = [
+    "LIKELIHOODS",
+    "M1_ARCHITECTURE",
+    "balanced_labels",
+    "classifier_network",
+    "M2Config",
+    "M2",
+    "check_labels",
+    "objective",
+    "SSLConfig",
+    "train_m2",
+    "train_supervised",
+    "m1_codes",
+    "active_dims",
+    "keep_dims",
+    "code_means",
+    "sample_codes",
+]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -44,8 +63,12 @@ def balanced_labels(
     y: torch.Tensor, n: int, seed: int, n_classes: int = 10
 ) -> torch.Tensor:
     """Indices of ``n`` labelled examples, ``n / n_classes`` of each class, drawn without repeats;
-    the same indices for the same seed (the paper's ``create_semisupervised``)."""
+    the same indices for the same seed (the paper's ``create_semisupervised``). ``y`` holds
+    integer class indices (one-hot labels: pass ``y.argmax(-1)``)."""
     check_positive("n", n, integer=True)
+    check_seed("seed", seed)
+    check_positive("n_classes", n_classes, integer=True)
+    checks.labels("y", y, n_classes=n_classes)
     if n % n_classes:
         raise ValueError(
             f"n={n} labelled examples cannot be split evenly over {n_classes} classes; "
@@ -71,6 +94,8 @@ def balanced_labels(
 def classifier_network(x_dim: int, hidden: int, y_dim: int = 10) -> nn.Sequential:
     """q(y | x) of M2 as logits: one softplus hidden layer (the authors' MLP_Categorical). Trained
     on the labels alone it is the supervised baseline."""
+    for name, value in (("x_dim", x_dim), ("hidden", hidden), ("y_dim", y_dim)):
+        check_positive(name, value, integer=True)
     return nn.Sequential(
         nn.Flatten(), nn.Linear(x_dim, hidden), nn.Softplus(), nn.Linear(hidden, y_dim)
     )
@@ -127,21 +152,61 @@ class M2(nn.Module):
         outputs = x_dim * (2 if c.likelihood == "gaussian" else 1)
         self.dec_out = nn.Linear(hidden, outputs)
 
+    def _check_batch(self, x: torch.Tensor, name: str = "x") -> None:
+        """A batch the networks can take: a floating tensor of examples with x_dim features each,
+        of the model's dtype and device (types and shapes only: values are not read, so every
+        training step can afford it). A Bernoulli likelihood needs binary ``x``: the bounds
+        leave that check to torch.distributions, :func:`train_m2` makes it once."""
+        checks.tensor(name, x)
+        checks.like(name, x, self.enc_x.weight, "the M2")
+        check_features(x, self.config.x_dim, "M2")
+
+    def _check_eps(self, eps: torch.Tensor | None, shape: tuple[int, ...]) -> None:
+        if eps is None:
+            return
+        checks.tensor("eps", eps, non_empty=False)
+        checks.like("eps", eps, self.enc_x.weight, "the M2")
+        if tuple(eps.shape) != shape:
+            raise ValueError(
+                f"eps must hold one standard normal draw per z, shape {shape}, got "
+                f"{tuple(eps.shape)}"
+            )
+
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the classifier q(y | x)."""
-        check_features(x, self.config.x_dim, "M2")
+        self._check_batch(x)
         return self.classifier(x)
 
     def encode(
         self, x: torch.Tensor, y: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-variance of q(z | x, y) for integer labels ``y``."""
-        check_features(x, self.config.x_dim, "M2")
+        """Mean and log-variance of q(z | x, y) for integer labels ``y``, one per example."""
+        self._check_batch(x)
+        y = check_labels(y, len(x), self.config.y_dim)
         h = F.softplus(self.enc_x(x.flatten(1)) + self._label_columns(self.enc_y, y))
         return self.enc_out(h).chunk(2, dim=-1)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> D.Distribution:
-        """p(x | y, z) over flattened examples; ``y`` integer labels broadcasting with ``z``."""
+        """p(x | y, z) over flattened examples; ``y`` integer labels broadcasting with ``z``'s
+        leading dimensions (one label per z, or one per row of a (B, Y, z_dim) stack)."""
+        checks.tensor("z", z, non_empty=False)
+        checks.like("z", z, self.dec_z.weight, "the M2")
+        if z.shape[-1] != self.config.z_dim:
+            raise ValueError(
+                f"z must hold {self.config.z_dim} coordinates in its last dimension "
+                f"(z_dim={self.config.z_dim}), got shape {tuple(z.shape)}"
+            )
+        y = _check_label_values(y, self.config.y_dim)
+        try:
+            torch.broadcast_shapes(y.shape, z.shape[:-1])
+        except RuntimeError:
+            raise ValueError(
+                f"labels of shape {tuple(y.shape)} do not broadcast with z of shape "
+                f"{tuple(z.shape)}: pass one label per z"
+            ) from None
+        return self._decode(z, y)
+
+    def _decode(self, z: torch.Tensor, y: torch.Tensor) -> D.Distribution:
         out = self.dec_out(
             F.softplus(self.dec_z(z) + self._label_columns(self.dec_y, y))
         )
@@ -177,23 +242,26 @@ class M2(nn.Module):
         if eps is None:
             eps = torch.randn_like(mu)
         z = mu + (0.5 * logvar).exp() * eps
-        log_px = self.decode(z, y).log_prob(x.to(z.dtype))
+        log_px = self._decode(z, y).log_prob(x.to(z.dtype))
         log_py = -math.log(self.config.y_dim)  # p(y) uniform
         return log_px + log_py - gaussian_kl(mu, logvar)
 
     def labelled_bound(
         self, x: torch.Tensor, y: torch.Tensor, eps: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """L(x, y) per example (paper eq. 6), one reparametrized sample (noise ``eps`` if given)."""
-        check_features(x, self.config.x_dim, "M2")
-        check_labels(y, len(x), self.config.y_dim)
+        """L(x, y) per example (paper eq. 6), one reparametrized sample (noise ``eps`` of shape
+        (B, z_dim) if given). Labels of any integer dtype are taken as int64."""
+        self._check_batch(x)
+        y = check_labels(y, len(x), self.config.y_dim)
+        self._check_eps(eps, (len(x), self.config.z_dim))
         return self._bound(x.flatten(1), y, eps)
 
     def class_bounds(
         self, x: torch.Tensor, eps: torch.Tensor | None = None
     ) -> torch.Tensor:
         """L(x, y) for every label y, shape (B, Y), in one batched pass (``eps``: (B, Y, z_dim))."""
-        check_features(x, self.config.x_dim, "M2")
+        self._check_batch(x)
+        self._check_eps(eps, (len(x), self.config.y_dim, self.config.z_dim))
         labels = torch.arange(self.config.y_dim, device=x.device)
         return self._bound(x.flatten(1), labels, eps, every_label=True)
 
@@ -211,23 +279,45 @@ class M2(nn.Module):
         return self.decode(z, y).mean
 
 
-def check_labels(y: torch.Tensor, n: int, n_classes: int) -> None:
-    """A clear error for labels that are not ``n`` integers in [0, n_classes)."""
-    if y.dtype in (
-        torch.float16,
-        torch.bfloat16,
-        torch.float32,
-        torch.float64,
-    ) or y.shape != (n,):
+def _integer_labels(y) -> bool:
+    return (
+        isinstance(y, torch.Tensor)
+        and not y.is_floating_point()
+        and not y.is_complex()
+        and y.dtype != torch.bool
+    )
+
+
+def _check_label_values(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``y`` as int64 if it is an integer tensor of class indices in [0, n_classes)."""
+    if not _integer_labels(y):
         raise ValueError(
-            f"labels must be a 1-D integer tensor of {n} class indices, got dtype {y.dtype} and "
-            f"shape {tuple(y.shape)} (one-hot labels: pass y.argmax(-1))"
+            f"labels must be an integer tensor of class indices, got "
+            f"{f'dtype {y.dtype}' if isinstance(y, torch.Tensor) else type(y).__name__} "
+            "(one-hot labels: pass y.argmax(-1))"
         )
-    if y.device.type != "meta" and len(y) and (y.min() < 0 or y.max() >= n_classes):
+    if y.device.type != "meta" and y.numel() and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(
             f"labels must lie in 0..{n_classes - 1}, got values from {int(y.min())} to "
             f"{int(y.max())}"
         )
+    return y.long()
+
+
+def check_labels(y: torch.Tensor, n: int, n_classes: int) -> torch.Tensor:
+    """A clear error for labels that are not ``n`` integers in [0, n_classes); the labels as
+    int64 otherwise (the dtype the label layers and the cross-entropy take)."""
+    if not _integer_labels(y) or y.shape != (n,):
+        seen = (
+            f"dtype {y.dtype} and shape {tuple(y.shape)}"
+            if isinstance(y, torch.Tensor)
+            else f"a {type(y).__name__}"
+        )
+        raise ValueError(
+            f"labels must be a 1-D integer tensor of {n} class indices, got {seen} (one-hot "
+            "labels: pass y.argmax(-1))"
+        )
+    return _check_label_values(y, n_classes)
 
 
 def objective(
@@ -244,7 +334,28 @@ def objective(
     i.e. the paper's alpha = 0.1 N on the expectation. Returns the terms, and ``loss`` = -that.
     Without unlabelled data (``x_unlabelled`` None, ``n_unlabelled`` 0) it is the fully supervised
     M2 of the paper's figures."""
-    terms = {"labelled_bound": model.labelled_bound(x_labelled, y_labelled).mean()}
+    if not isinstance(model, M2):
+        raise ValueError(f"model must be a lec16.ssvae.M2, got {type(model).__name__}")
+    checks.count("n_labelled", n_labelled)
+    checks.count("n_unlabelled", n_unlabelled, minimum=0)
+    if (x_unlabelled is None) != (n_unlabelled == 0):
+        raise ValueError(
+            f"x_unlabelled is {'None' if x_unlabelled is None else 'a batch'} but "
+            f"n_unlabelled={n_unlabelled}: pass an unlabelled batch with the size of the "
+            "unlabelled set, or None with n_unlabelled=0"
+        )
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or not math.isfinite(alpha)
+        or alpha < 0
+    ):
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    model._check_batch(x_labelled)
+    y_labelled = check_labels(y_labelled, len(x_labelled), model.config.y_dim)
+    terms = {
+        "labelled_bound": model._bound(x_labelled.flatten(1), y_labelled, None).mean()
+    }
     terms["log_q"] = -F.cross_entropy(model.classify(x_labelled), y_labelled)
     bound = n_labelled * terms["labelled_bound"]
     if x_unlabelled is not None:
@@ -272,6 +383,12 @@ class SSLConfig:
             check_positive(name, getattr(self, name), integer=True)
         check_positive("lr", self.lr)
         check_positive("alpha", self.alpha)
+        check_seed("seed", self.seed)
+        if self.seed == SEED_LIMIT - 1:  # the labelled stream is drawn from seed + 1
+            raise ValueError(
+                f"seed must be below {SEED_LIMIT - 1}: the labelled batches are drawn from "
+                f"seed + 1, got {self.seed}"
+            )
 
 
 def train_m2(
@@ -291,10 +408,24 @@ def train_m2(
     is recorded after each epoch. Under torchrun each rank takes its slice of every unlabelled
     batch and the whole labelled batch (a few examples: the authors' schedule has 1 per step
     with 100 labels, which cannot be split), and DDP averages the gradients of the
-    objective."""
-    x_l, y_l = labelled
-    check_labels(y_l, len(x_l), model.config.y_dim)
-    check_labels(test[1], len(test[0]), model.config.y_dim)
+    objective. The data are checked once: floating tensors on the model's dtype and device,
+    integer labels (taken as int64); for a Bernoulli likelihood, binary examples (intensities
+    in [0, 1] when ``transform`` is :func:`lec16.data.binarize_dynamic`)."""
+    if not isinstance(model, M2):
+        raise ValueError(f"model must be a lec16.ssvae.M2, got {type(model).__name__}")
+    if not isinstance(config, SSLConfig):
+        raise ValueError(
+            f"config must be a lec16.ssvae.SSLConfig, got {type(config).__name__}"
+        )
+    x_l, y_l = _pair("labelled", labelled)
+    x_t, y_t = _pair("test", test)
+    _check_examples(model, x_l, "labelled[0]", transform)
+    if unlabelled is not None:
+        _check_examples(model, unlabelled, "unlabelled", transform)
+    model._check_batch(x_t, "test[0]")
+    y_l = check_labels(y_l, len(x_l), model.config.y_dim)
+    y_t = check_labels(y_t, len(x_t), model.config.y_dim)
+    test = (x_t, y_t)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     streams = {}
     if unlabelled is not None:
@@ -333,11 +464,40 @@ def train_m2(
         config.epochs,
         modules={"model": model},
         optimizers={"opt": optimizer},
-        evaluate=lambda: {"test_error": error_rate(model.classify, *test)},
+        evaluate=lambda epoch: {"test_error": error_rate(model.classify, *test)},
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "model": model, "n_labelled": len(x_l)},
+        config={"train": config, "n_labelled": len(x_l)},
     )
+
+
+def _pair(name: str, pair) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ValueError(
+            f"{name} must be a pair (examples, labels), got {type(pair).__name__}"
+        )
+    return pair[0], pair[1]
+
+
+def _check_examples(model: M2, x: torch.Tensor, name: str, transform) -> None:
+    """Examples for a stream of :func:`train_m2`, before its ``transform``: a floating tensor on
+    the model's dtype and device; when the transform keeps shapes (None or a binarization), of
+    the model's x_dim and, for a Bernoulli likelihood, binary (or intensities to binarize)."""
+    checks.tensor(name, x)
+    checks.like(name, x, model.enc_x.weight, "the M2")
+    if transform is None or transform in (
+        data.binarize_dynamic,
+        data.binarize_threshold,
+    ):
+        check_features(x, model.config.x_dim, name)
+    if model.config.likelihood != "bernoulli":
+        return
+    if transform is None:
+        _check_data(
+            model, x, name, binary=True, hint=" (or pass transform=binarize_dynamic)"
+        )
+    elif transform is data.binarize_dynamic:
+        checks.intensities(name, x)
 
 
 def train_supervised(
@@ -350,9 +510,28 @@ def train_supervised(
 ) -> train.History:
     """The supervised-only baseline: ``net`` (:func:`classifier_network`) trained by cross-entropy
     on the labelled examples alone (``config.epochs`` passes over them, batches of
-    ``config.labelled_batch``), with the test error after each pass."""
-    x_l, y_l = labelled
-    check_labels(y_l, len(x_l), int(net[-1].out_features))
+    ``config.labelled_batch``), with the test error after each pass. Labels of any integer
+    dtype are taken as int64."""
+    if not isinstance(config, SSLConfig):
+        raise ValueError(
+            f"config must be a lec16.ssvae.SSLConfig, got {type(config).__name__}"
+        )
+    if not isinstance(net, nn.Sequential) or not isinstance(net[-1], nn.Linear):
+        raise ValueError(
+            "net must be a classifier ending in a linear layer of logits (build it with "
+            f"classifier_network), got {type(net).__name__}"
+        )
+    x_l, y_l = _pair("labelled", labelled)
+    x_t, y_t = _pair("test", test)
+    param = next(net.parameters())
+    for name, x in (("labelled[0]", x_l), ("test[0]", x_t)):
+        checks.tensor(name, x)
+        checks.like(name, x, param, "the net")
+        if len(net) > 1 and isinstance(net[1], nn.Linear):
+            check_features(x, net[1].in_features, name)
+    n_classes = int(net[-1].out_features)
+    y_l = check_labels(y_l, len(x_l), n_classes)
+    test = (x_t, check_labels(y_t, len(x_t), n_classes))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     batches = data.Batches(
         x_l, y_l, batch_size=min(config.labelled_batch, len(x_l)), seed=config.seed + 1
@@ -364,19 +543,35 @@ def train_supervised(
         config.epochs,
         modules={"net": parallel},
         optimizers={"opt": optimizer},
-        evaluate=lambda: {"test_error": error_rate(net, *test)},
+        evaluate=lambda epoch: {"test_error": error_rate(net, *test)},
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "net": net, "n_labelled": len(x_l)},
+        config={"train": config, "n_labelled": len(x_l)},
     )
 
 
 # --- M1: a VAE's codes as the data of M2 ------------------------------------------------------
 
 
+def _check_codes(codes: torch.Tensor) -> None:
+    """Rows ``[mean, log-variance]`` of q(z1 | x), as :func:`m1_codes` returns (types and shapes
+    only: :func:`sample_codes` runs on every batch)."""
+    checks.tensor("codes", codes, min_dim=2, non_empty=False)
+    if codes.ndim != 2 or codes.shape[-1] % 2:
+        raise ValueError(
+            "codes must be rows [mean, log-variance] of q(z1 | x), shape (N, 2 * latent) as "
+            f"m1_codes returns, got shape {tuple(codes.shape)}"
+        )
+
+
 @torch.no_grad()
 def m1_codes(m1: VAE, x: torch.Tensor, batch_size: int = 5000) -> torch.Tensor:
-    """q(z1 | x) of M1 for every example, as one tensor ``[mean, log-variance]`` (N, 2 latent)."""
+    """q(z1 | x) of M1 for every example, as one tensor ``[mean, log-variance]`` (N, 2 latent).
+    ``x`` is checked once: examples of M1's size, dtype and device, intensities in [0, 1]."""
+    if not isinstance(m1, VAE):
+        raise ValueError(f"m1 must be a lec16.vae.VAE, got {type(m1).__name__}")
+    check_positive("batch_size", batch_size, integer=True)
+    _check_data(m1, x, "x", binary=False)
     return torch.cat(
         [
             torch.cat(m1.encode(x[i : i + batch_size]), -1)
@@ -390,110 +585,55 @@ def active_dims(
 ) -> torch.Tensor:
     """The latent dimensions M1 uses: the standard deviation of q(z1 | x)'s mean over the first
     ``n`` examples above ``threshold`` (the authors' code keeps exactly these for M1+M2)."""
+    _check_codes(codes)
+    checks.count("n", n, minimum=2)
+    if len(codes) < 2:
+        raise ValueError(
+            f"codes has {len(codes)} row(s): a standard deviation needs at least 2 examples"
+        )
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not math.isfinite(threshold)
+    ):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
     mean = codes[:n].chunk(2, -1)[0]
     return mean.std(0) > threshold
 
 
 def keep_dims(codes: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """``codes`` restricted to the dimensions in the boolean mask ``keep`` (mean and log-variance)."""
+    _check_codes(codes)
+    latent = codes.shape[-1] // 2
+    if (
+        not isinstance(keep, torch.Tensor)
+        or keep.dtype != torch.bool
+        or keep.shape != (latent,)
+    ):
+        seen = (
+            f"dtype {keep.dtype} and shape {tuple(keep.shape)}"
+            if isinstance(keep, torch.Tensor)
+            else f"a {type(keep).__name__}"
+        )
+        raise ValueError(
+            f"keep must be a boolean mask of the {latent} latent dimensions (as active_dims "
+            f"returns), got {seen}"
+        )
     mean, logvar = codes.chunk(2, -1)
     return torch.cat([mean[:, keep], logvar[:, keep]], -1)
 
 
 def code_means(codes: torch.Tensor) -> torch.Tensor:
     """The means of q(z1 | x): M1+M2's test inputs (the authors classify the mean)."""
+    _check_codes(codes)
     return codes.chunk(2, -1)[0]
 
 
 def sample_codes(codes: torch.Tensor) -> torch.Tensor:
     """A fresh z1 ~ q(z1 | x) for each row of ``codes`` (the authors resample every minibatch)."""
+    _check_codes(codes)
     mean, logvar = codes.chunk(2, -1)
     return mean + (0.5 * logvar).exp() * torch.randn_like(mean)
 
 
 M1_ARCHITECTURE = VAEConfig(hidden=500, depth=2, latent=50)  # the authors' M1 for MNIST
-
-
-@dataclass(frozen=True)
-class MnistSetup:
-    """The semi-supervised chapter's MNIST runs at one scale (:func:`mnist_setup`): M1 on every
-    training digit, then for each number of labels and each draw of them, M2 on the pixels and
-    M1+M2 on M1's codes, beside a supervised baseline; and the fully labelled M2s of the style
-    figures."""
-
-    scale: str
-    n_train: int
-    """the first training digits (labelled and unlabelled together)"""
-    label_counts: tuple[int, ...]
-    label_draws: int
-    """draws of the labelled digits per count (mean and spread at ``paper``)"""
-    m1_config: TrainConfig
-    baseline_config: SSLConfig
-    """the supervised baseline: passes over the labelled digits"""
-    supervised_config: SSLConfig
-    """the fully labelled M2s of the style figures"""
-    seed: int = 0
-
-    def m2_config(self, n_labels: int, codes: bool) -> SSLConfig:
-        """How M2 (``codes`` False: on the pixels) or M1+M2 (True) is trained with
-        ``n_labels`` labels: at ``paper`` the authors' run_2layer_ssl.py (100 or 200 batches
-        per epoch, 3000 epochs); else a few CPU epochs with a larger alpha and learning rate
-        than the paper's (the chapter lists the differences)."""
-        if self.scale == "paper":
-            n_batches = 100 if n_labels == 100 else 200
-            return SSLConfig(
-                epochs=3000,
-                batch_size=(self.n_train - n_labels) // n_batches,
-                labelled_batch=n_labels // n_batches,
-                seed=self.seed,
-            )
-        if codes:  # default: fewer labels need more passes (10 minutes on 2 CPU cores)
-            epochs = 10 if self.scale == "smoke" else (22 if n_labels == 100 else 8)
-        else:
-            epochs = 2
-        return SSLConfig(
-            epochs=epochs,
-            batch_size=500,
-            labelled_batch=100,
-            lr=6e-3 if codes else 2e-3,
-            alpha=2.0,
-            seed=self.seed,
-        )
-
-    @staticmethod
-    def m2_hidden(n_labels: int, codes: bool) -> int:
-        """The authors' sizes: 300 hidden units for M1+M2 with 100 labels, 500 otherwise."""
-        return 300 if codes and n_labels == 100 else 500
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The chapter's runs at ``scale`` (the chapter and ``python -m lec16 train m2`` and
-    ``m1m2``); ``paper``: the paper's four label counts, five draws each, and the authors'
-    schedules."""
-    return MnistSetup(
-        scale=scale,
-        n_train=choose(scale, smoke=5000, default=50_000, paper=50_000),
-        label_counts=choose(
-            scale, smoke=(100,), default=(100, 3000), paper=(100, 600, 1000, 3000)
-        ),
-        label_draws=choose(scale, smoke=1, default=1, paper=5),
-        m1_config=choose(
-            scale,
-            smoke=TrainConfig(epochs=10, seed=seed),
-            default=TrainConfig(epochs=10, seed=seed),
-            paper=TrainConfig(epochs=1000, lr=3e-4, seed=seed),
-        ),
-        baseline_config=SSLConfig(
-            epochs=choose(scale, smoke=20, default=50, paper=1000),
-            labelled_batch=100,
-            lr=1e-3,
-            seed=seed,
-        ),
-        supervised_config=choose(
-            scale,
-            smoke=SSLConfig(epochs=1, labelled_batch=100, lr=1e-3, seed=seed),
-            default=SSLConfig(epochs=3, labelled_batch=100, lr=1e-3, seed=seed),
-            paper=SSLConfig(epochs=1000, labelled_batch=100, seed=seed),
-        ),
-        seed=seed,
-    )

@@ -1,21 +1,22 @@
 """The training protocol every chapter uses: one optimizer step, epochs of ``step(batch)``,
-per-step hooks, history, checkpoints, resume.
+per-step hooks, history; checkpoints and resume through :mod:`lec16.checkpoints`.
 
 A chapter writes its own ``step`` (forward, the loss, :func:`optimizer_step` for each optimizer;
 it returns a dict of scalar metrics with a ``loss``), and :func:`fit` does the rest:
 
-* one or several data streams: ``fit(step, {"unlabelled": u, "labelled": l}, ...)`` hands the step a
-  dict of batches; the first stream sets the length of an epoch, the others are cycled;
-* per-step schedulers and hooks (:class:`EMA` of the weights, :func:`warmup` of the learning rate),
-  checkpointed with the rest;
+* one or several data streams: ``fit(step, {"unlabelled": u, "labelled": l}, ...)`` hands the
+  step a dict of batches; the first stream sets the length of an epoch, the others are cycled;
+  :class:`Steps` for a trainer without data;
+* per-step schedulers and hooks (:class:`EMA` of the weights, :func:`warmup` of the learning
+  rate), checkpointed with the rest;
 * metrics summed on the device and read (one host sync) at log intervals and at the end of each
-  epoch; per-epoch means, plus whatever ``evaluate()`` returns, in a :class:`History`;
-* an atomic checkpoint after every epoch (``tmp`` then ``os.replace``), holding modules,
-  optimizers, schedulers, hooks, history, the torch RNG states and the run's identity (its config
-  dataclasses, class names included); a rerun resumes after the last finished epoch and ends
-  exactly where an uninterrupted run would; a checkpoint of another configuration is refused with
-  the fields that differ;
-* a non-finite loss stops training with :class:`NonFiniteLossError`, keeping the last good checkpoint.
+  epoch; per-epoch means, plus whatever ``evaluate(epoch)`` returns, in a :class:`History`;
+* an atomic checkpoint after every epoch (:class:`lec16.checkpoints.Run`); a rerun resumes after
+  the last finished epoch and ends exactly where an uninterrupted run would; a checkpoint of
+  another configuration is refused with the fields that differ;
+* a non-finite loss stops training with :class:`NonFiniteLossError`, keeping the last good
+  checkpoint;
+* a :class:`Log` prints the run (a bar, or a line per epoch).
 
 All randomness in lec16 comes from torch's generators, which is why the checkpoint restores those.
 """
@@ -23,12 +24,8 @@ All randomness in lec16 comes from torch's generators, which is why the checkpoi
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
-import json
 import math
-import os
-import random
 import sys
 import textwrap
 import time
@@ -39,30 +36,37 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from lec16 import distributed
+from lec16 import checkpoints, distributed, settings
 from lec16.scales import check_positive
 
-CHECKPOINT_KEYS = (
-    "epoch",
-    "config",
-    "history",
-    "rng",
-    "modules",
-    "optimizers",
-    "schedulers",
-)
+__all__ = [
+    "NonFiniteLossError",
+    "Interrupted",
+    "History",
+    "optimizer_step",
+    "warmup",
+    "EMA",
+    "compile_if_cuda",
+    "Steps",
+    "Log",
+    "default_log",
+    "fit",
+    "classification_step",
+]
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint is unreadable or belongs to another model or configuration."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`fit`; its message says where the run stopped and where a rerun
+    resumes."""
 
 
 class History:
-    """Per-epoch records, e.g. ``{"epoch": 3, "loss": 97.2, "test_elbo": -99.1, "seconds": 41.0}``,
+    """Per-epoch records, e.g. ``{"epoch": 3, "loss": 97.2, "test_elbo": -99.1, "seconds": 41.0,
+    "processes": 1}``,
     and ``samples``: images a trainer drew after each epoch of this call (``train_gan``'s
     fixed-latent snapshots), which are not checkpointed."""
 
@@ -177,167 +181,289 @@ def compile_if_cuda(fn: Callable, enabled: bool, device: torch.device) -> Callab
     return fn
 
 
-# --- Checkpoints ------------------------------------------------------------------------------
-
-
-def checkpoint_path(name: str, scale: str, root: str | Path | None = None) -> Path:
-    """Where ``name``'s checkpoint at ``scale`` lives: ``<root>/<scale>/<name>.pt``, ``root``
-    defaulting to ``$LEC16_CHECKPOINTS`` or ``checkpoints/`` (beside the notebook), so the
-    scales never share a checkpoint. ``python -m lec16 train`` writes into the same layout,
-    so a notebook run with ``LEC16_CHECKPOINTS`` set to its folder resumes from (and, when
-    finished, just loads) the models it trained."""
-    root = (
-        root if root is not None else os.environ.get("LEC16_CHECKPOINTS", "checkpoints")
-    )
-    return Path(root) / scale / f"{name}.pt"
-
-
-def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
-    """Write ``state`` with ``torch.save`` to a temporary file, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(dict(state), tmp)
-    os.replace(
-        tmp, path
-    )  # atomic: a reader sees the old checkpoint or the new one, never half of one
-
-
-def load_checkpoint(
-    path: str | Path, map_location=None, required: Iterable[str] = ()
-) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` onto ``map_location`` (a device; None keeps the
-    devices it was saved from). An unreadable file, or one without the ``required`` keys, is a
-    :class:`CheckpointError`."""
-    path = Path(path)
-    try:
-        saved = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        first = str(err).splitlines()[0][:200] if str(err) else ""
-        if "device" in first.lower() and "deserialize" in first.lower():
-            raise CheckpointError(
-                f"checkpoint {path} was saved on a device this machine lacks ({first}); "
-                "load it with map_location=lec16.device()"
-            ) from None
-        raise CheckpointError(
-            f"checkpoint {path} is corrupt or not a torch file ({type(err).__name__}: "
-            f"{first}); delete it to train from scratch"
-        ) from None
-    missing = [k for k in required if not isinstance(saved, dict) or k not in saved]
-    if missing:
-        raise CheckpointError(
-            f"{path} is a torch file but not a lec16 checkpoint (it lacks {missing}); "
-            "pass another checkpoint path, or delete it to train from scratch"
-        )
-    return saved
-
-
-def identity(value: Any) -> Any:
-    """What identifies a run in its checkpoint, as plain JSON data: a dataclass becomes its class
-    name and fields (``{"class": "VAEConfig", "latent": 20, ...}``), a module without a ``config``
-    dataclass its class name and parameter shapes, mappings and sequences element-wise."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {"class": type(value).__name__, **identity(dataclasses.asdict(value))}
-    if isinstance(value, torch.nn.Module):
-        config = getattr(value, "config", None)
-        if dataclasses.is_dataclass(config):
-            return {"class": type(value).__name__, "config": identity(config)}
-        shapes = {k: list(v.shape) for k, v in value.state_dict().items()}
-        return {"class": type(value).__name__, "shapes": shapes}
-    if isinstance(value, Mapping):
-        return {str(k): identity(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [identity(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise ValueError(
-        f"a run's config must be dataclasses, modules or JSON-like values; got a {type(value).__name__}: "
-        "put its settings in a dataclass or a dict of numbers and strings"
-    )
-
-
-def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
-    if isinstance(saved, dict) and isinstance(current, dict):
-        out = []
-        for key in sorted(set(saved) | set(current)):
-            where = f"{prefix}.{key}" if prefix else key
-            if key not in saved:
-                out.append(f"{where} (not in the checkpoint)")
-            elif key not in current:
-                out.append(f"{where} (only in the checkpoint)")
-            else:
-                out += _differences(saved[key], current[key], where)
-        return out
-    return (
-        []
-        if saved == current
-        else [
-            f"{prefix or 'config'}: checkpoint {saved!r:.60}, this run {current!r:.60}"
-        ]
-    )
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: Mapping[str, Any], rank: int = 0) -> None:
-    """Restore the generators; rank r of several processes takes its own saved stream, or, when
-    the run had fewer processes, a stream drawn from rank 0's state and its rank."""
-    ranks = state.get("ranks", [state["torch"]])
-    torch.set_rng_state(ranks[rank if rank < len(ranks) else 0].cpu())
-    if rank >= len(ranks):
-        _own_stream(rank)
-    random.setstate(_as_tuple(state["python"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-
-
-def _own_stream(rank: int) -> None:
-    """Give rank r > 0 a torch stream of its own, drawn from the current state (the same on
-    every rank) and r: the noise of its slice of each batch (a GAN's latents, a VAE's epsilon)
-    then differs from the other ranks', as one process's noise differs across a batch. Rank 0
-    keeps the state, so its stream is a single process's."""
-    if rank > 0:
-        torch.manual_seed(int(torch.randint(2**62, ())) + rank)
-
-
-def _as_tuple(x):
-    # weights_only loading turns the tuples of random.getstate() into lists
-    return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
-
-
-def _restore(
-    kind: str, objects: Mapping[str, Any], saved: Mapping[str, Any], path: Path
-) -> None:
-    if set(objects) != set(saved):
-        raise CheckpointError(
-            f"checkpoint {path} holds {kind} {sorted(saved)}, this run has {sorted(objects)}; "
-            "delete it or pass another checkpoint path"
-        )
-    for name, obj in objects.items():
-        try:
-            obj.load_state_dict(saved[name])
-        except (RuntimeError, ValueError, KeyError) as err:
-            raise CheckpointError(
-                f"checkpoint {path} does not fit {kind[:-1]} {name!r} "
-                f"({' '.join(str(err).split())[:240]}); it was written for another "
-                "architecture: delete it or pass another checkpoint path"
-            ) from None
-
-
 # --- fit ----------------------------------------------------------------------------------------
 
 
-def _all_finite(modules: Mapping[str, torch.nn.Module]) -> bool:
-    return all(
-        torch.isfinite(p).all() for m in modules.values() for p in m.parameters()
+class Steps:
+    """``n`` steps per epoch for a trainer without data (a fit to a density draws its own
+    samples): the step gets the global step number as its batch (epoch e's steps are
+    ``e * n, ..., e * n + n - 1``), so that a schedule in it resumes where it stopped."""
+
+    def __init__(self, n: int):
+        self.n, self.epoch = check_positive("steps per epoch", n, integer=True), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(range(self.epoch * self.n, (self.epoch + 1) * self.n))
+
+
+class Log:
+    """What :func:`fit` prints of a run: with ``bar``, a tqdm bar per epoch and a line per
+    epoch on stderr; without, a line every ``every`` epochs and at the end, on stdout, its
+    metrics wrapped to the book's 88 columns. Only rank 0 prints."""
+
+    def __init__(self, desc: str, epochs: int, bar: bool, every: int):
+        self.desc, self.epochs, self.bar, self.every = desc, epochs, bar, every
+        self.quiet = distributed.rank_and_world()[0] != 0
+
+    def resumed(self, epoch: int) -> None:
+        if not self.quiet:
+            print(
+                f"{self.desc}: resumed after epoch {epoch}/{self.epochs}",
+                file=sys.stderr,
+            )
+
+    def batches(self, batches: Iterable, epoch: int, total: int | None):
+        """``batches`` behind a progress bar (when shown); its ``running(loss)`` shows the loss."""
+        return tqdm(
+            batches,
+            desc=f"{self.desc} {epoch + 1}/{self.epochs}",
+            leave=False,
+            disable=self.quiet or not self.bar,
+            file=sys.stderr,
+            total=total,
+        )
+
+    def epoch(self, record: Mapping[str, float]) -> None:
+        epoch = record["epoch"]
+        if self.quiet or not (
+            self.bar or epoch % self.every == 0 or epoch == self.epochs
+        ):
+            return
+        metrics = [
+            f"{k} {v:.4g}"
+            for k, v in record.items()
+            if k not in ("epoch", "seconds", "processes")
+        ]
+        head = f"{self.desc} epoch {epoch}/{self.epochs}"
+        line = f"{head}  {'  '.join(metrics)}  ({record['seconds']:.0f} s)"
+        if len(line) > 88:
+            # the book's code column: the metrics on indented lines of their own
+            glued = "  ".join(m.replace(" ", "\0") for m in metrics)
+            rows = textwrap.wrap(glued, 84, break_long_words=False)
+            line = f"{head} ({record['seconds']:.0f} s):" + "".join(
+                "\n    " + row.replace("\0", " ") for row in rows
+            )
+        print(line, file=sys.stderr if self.bar else sys.stdout)
+
+
+def default_log(desc: str, epochs: int) -> Log:
+    """The log a run gets unless one is passed: a bar when ``LEC16_PROGRESS=1`` or, unset, in a
+    terminal or a notebook opened by a person; without a bar, one line per run in a notebook
+    (the book's committed outputs) and about ten in a script's log."""
+    bar = settings.progress()
+    in_kernel = "ipykernel" in sys.modules
+    if bar is None:
+        bar = sys.stderr.isatty() or in_kernel
+    return Log(desc, epochs, bar, every=epochs if in_kernel else max(1, epochs // 10))
+
+
+def fit(
+    step: Callable[[Any], Mapping[str, Any]],
+    data: Iterable | Mapping[str, Iterable],
+    epochs: int,
+    *,
+    modules: Mapping[str, torch.nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+    schedulers: Mapping[str, Any] | None = None,
+    step_schedulers: Mapping[str, Any] | None = None,
+    hooks: Mapping[str, Callable[[], None]] | None = None,
+    evaluate: Callable[[int], Mapping[str, Any]] | None = None,
+    checkpoint: str | Path | None = None,
+    config: Any = None,
+    desc: str = "train",
+    amp: bool = False,
+    log: Log | None = None,
+    log_every: int = 50,
+) -> History:
+    """Train for ``epochs`` epochs of ``step(batch)``; return the :class:`History`.
+
+    ``data`` is one iterable of batches (:class:`Steps` for a trainer without data), or a dict
+    of named streams (the step then gets a dict of batches: the first stream sets the epoch, the
+    others are cycled). A stream with ``set_epoch`` (like :class:`lec16.data.Batches`) is told the
+    pass number first. ``step`` returns a dict of scalars including ``loss``, ideally as tensors:
+    they are summed on the device and read every ``log_every`` steps and at the end of the epoch.
+    ``schedulers`` are stepped once per epoch, ``step_schedulers`` after every step, then every
+    hook in ``hooks`` is called (no arguments); hooks with a ``state_dict`` are checkpointed.
+    ``evaluate(epoch)`` runs after each epoch (counted from 1) with the modules in eval mode and
+    gradients off. ``checkpoint`` is a path: written after each epoch, resumed from when it
+    exists, refused when the run's identity differs: ``config`` (dataclasses and JSON-like
+    values, :func:`lec16.checkpoints.identity`) and the modules' classes and configurations.
+    ``amp`` runs ``step`` under bfloat16 autocast on CUDA (ignored elsewhere). ``log`` prints
+    the run (default: :func:`default_log`).
+    """
+    check_positive("epochs", epochs, integer=True)
+    check_positive("log_every", log_every, integer=True)
+    streams = _streams(data)
+    schedulers, step_schedulers = dict(schedulers or {}), dict(step_schedulers or {})
+    hooks = dict(hooks or {})
+    # the modules' own state: DDP's wrapper (lec16.distributed.wrap) adds a "module." prefix
+    own = {k: distributed.unwrap(m) for k, m in modules.items()}
+    run = checkpoints.Run(
+        checkpoint,
+        identity={
+            "config": checkpoints.identity(config),
+            "modules": checkpoints.identity(own),
+        },
+        objects={
+            "modules": own,
+            "optimizers": dict(optimizers or {}),
+            "schedulers": {
+                **schedulers,
+                **{f"per-step {k}": s for k, s in step_schedulers.items()},
+            },
+            "hooks": {k: h for k, h in hooks.items() if hasattr(h, "state_dict")},
+        },
     )
+    device = next(
+        (p.device for m in own.values() for p in m.parameters()), torch.device("cpu")
+    )
+    log = log or default_log(desc, epochs)
+    rank, world = distributed.rank_and_world()
+    with run.writing(rank), _interrupt_says_where(run, desc, epochs):
+        history, start = History(), 0
+        if run.exists():
+            records, start = run.resume(device, rank)
+            history = History(records)
+            log.resumed(start)
+        else:
+            checkpoints.own_stream(rank)
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if amp and device.type == "cuda"
+            else contextlib.nullcontext()
+        )
+        elapsed = history.last.get("seconds", 0.0)
+
+        for epoch in range(start, epochs):
+            run.epoch, tic = epoch + 1, time.perf_counter()
+            kept = (
+                f"the last good checkpoint {run.path} (epoch {epoch})"
+                if run.exists()
+                else "no checkpoint"
+            )
+            for m in modules.values():
+                m.train()
+            means = _Means(desc, epoch, kept, device)
+            batches = log.batches(
+                _epoch_batches(streams, epoch), epoch, _length(streams)
+            )
+            for batch in batches:
+                with (
+                    autocast,
+                    _stopped_on_non_finite(modules, desc, epoch, means.steps, kept),
+                ):
+                    metrics = step(batch)
+                means.add(metrics)
+                for scheduler in step_schedulers.values():
+                    scheduler.step()
+                for hook in hooks.values():
+                    hook()
+                if means.steps % log_every == 0:
+                    # a host sync: a NaN loss stops the run here
+                    loss = means.read()["loss"]
+                    if log.bar:
+                        batches.set_postfix(loss=f"{loss:.4g}")
+            record = {"epoch": epoch + 1, **means.read()}
+            for scheduler in schedulers.values():
+                scheduler.step()
+            if evaluate is not None:
+                for m in modules.values():
+                    m.eval()
+                with torch.no_grad():
+                    record.update({k: float(v) for k, v in evaluate(epoch + 1).items()})
+            elapsed += time.perf_counter() - tic
+            # the processes of each epoch: a run resumed under another number keeps both
+            record["seconds"], record["processes"] = round(elapsed, 3), world
+            history.records.append(record)
+            log.epoch(record)
+            run.save(epoch + 1, history.records)
+            distributed.barrier()  # no rank starts the next epoch before the checkpoint exists
+    return history
+
+
+@contextlib.contextmanager
+def _interrupt_says_where(run: checkpoints.Run, desc: str, epochs: int):
+    """Ctrl-C as :class:`Interrupted`, saying in which epoch and where a rerun resumes."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        done = run.saved_epoch
+        resume = f"resume after epoch {done}" if done else "start again"
+        if run.path is None:
+            resume = "start again (this run keeps no checkpoint)"
+        raise Interrupted(
+            f"{desc}: interrupted during epoch {run.epoch}/{epochs}; rerun the same command "
+            f"to {resume}"
+        ) from None
+
+
+class _Means:
+    """The step's metrics summed on the device; :meth:`read` is one host sync (and one
+    all-reduce on several processes) giving the running means over steps and ranks, and a clear
+    stop if the loss went non-finite."""
+
+    def __init__(self, desc: str, epoch: int, kept: str, device: torch.device):
+        self.desc, self.epoch, self.kept, self.device = desc, epoch, kept, device
+        self.sums: dict[str, Any] = {}
+        self.steps = self.last_read = 0
+
+    def add(self, metrics: Mapping[str, Any]) -> None:
+        if self.steps == 0:
+            _check_metrics(metrics)
+        for k, v in metrics.items():
+            v = v.detach() if isinstance(v, torch.Tensor) else v
+            # a new tensor either way: a CUDA-graph replay may overwrite the step's own outputs
+            self.sums[k] = self.sums[k] + v if k in self.sums else v * 1
+        self.steps += 1
+
+    def read(self) -> dict[str, float]:
+        if self.steps == 0:
+            raise ValueError(
+                f"{self.desc}: the data yielded no batches in epoch {self.epoch + 1}; give it "
+                "more data or a smaller batch_size"
+            )
+        totals = {k: float(v) for k, v in self.sums.items()}
+        if distributed.rank_and_world()[1] > 1:
+            values = torch.tensor(list(totals.values()), device=self.device)
+            totals = dict(zip(totals, distributed.mean_over_ranks(values).tolist()))
+        means = {k: v / self.steps for k, v in totals.items()}
+        if not math.isfinite(means["loss"]):
+            first, last = self.last_read + 1, self.steps
+            steps = f"step {last}" if last == first else f"steps {first}-{last}"
+            raise NonFiniteLossError(
+                f"{self.desc}: loss became {means['loss']} at epoch {self.epoch + 1}, {steps}; "
+                f"training stopped and {self.kept} was kept. Lower the learning rate or check "
+                "the data."
+            )
+        self.last_read = self.steps
+        return means
+
+
+@contextlib.contextmanager
+def _stopped_on_non_finite(modules, desc: str, epoch: int, steps: int, kept: str):
+    """Turn torch.distributions' refusal of NaN parameters (a ValueError deep in a step) into
+    :class:`NonFiniteLossError`; other ValueErrors pass."""
+    try:
+        yield
+    except ValueError as err:
+        finite = all(
+            torch.isfinite(p).all() for m in modules.values() for p in m.parameters()
+        )
+        # finite parameters whose outputs overflowed: torch.distributions' own wording
+        if finite and "but found invalid values" not in str(err):
+            raise
+        what = "outputs" if finite else "parameters"
+        raise NonFiniteLossError(
+            f"{desc}: the model's {what} became NaN or infinite before epoch {epoch + 1}, step "
+            f"{steps + 1}; training stopped and {kept} was kept. Lower the learning rate or "
+            "check the data."
+        ) from err
 
 
 def _streams(data: Any) -> dict[str, Any]:
@@ -352,6 +478,11 @@ def _streams(data: Any) -> dict[str, Any]:
                 "no examples at all); give it more data or a smaller batch_size"
             )
     return streams
+
+
+def _length(streams: Mapping[str, Any]) -> int | None:
+    main = next(iter(streams.values()))  # the stream that sets the length of an epoch
+    return len(main) if hasattr(main, "__len__") else None
 
 
 def _cycled(stream: Any, epoch: int) -> Iterable:
@@ -388,241 +519,6 @@ def _check_metrics(metrics: Any) -> None:
                 f"metric {key!r} of the step must be a scalar, got a tensor of shape "
                 f"{tuple(value.shape)}: reduce it (e.g. .mean()) before returning it"
             )
-
-
-def fit(
-    step: Callable[[Any], Mapping[str, Any]],
-    data: Iterable | Mapping[str, Iterable],
-    epochs: int,
-    *,
-    modules: Mapping[str, torch.nn.Module],
-    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
-    schedulers: Mapping[str, Any] | None = None,
-    step_schedulers: Mapping[str, Any] | None = None,
-    hooks: Mapping[str, Callable[[], None]] | None = None,
-    evaluate: Callable[[], Mapping[str, Any]] | None = None,
-    checkpoint: str | Path | None = None,
-    config: Any = None,
-    desc: str = "train",
-    amp: bool = False,
-    progress: bool | None = None,
-    log_every: int = 50,
-) -> History:
-    """Train for ``epochs`` epochs of ``step(batch)``; return the :class:`History`.
-
-    ``data`` is one iterable of batches, or a dict of named streams (the step then gets a dict of
-    batches: the first stream sets the epoch, the others are cycled). A stream with ``set_epoch``
-    (like :class:`lec16.data.Batches`) is told the pass number first. ``step`` returns a dict of
-    scalars including ``loss``, ideally as tensors: they are summed on the device and read every
-    ``log_every`` steps and at the end of the epoch, so the step never waits for the host.
-    ``schedulers`` are stepped once per epoch, ``step_schedulers`` after every step, then every
-    hook in ``hooks`` is called (no arguments); hooks with a ``state_dict`` are checkpointed.
-    ``evaluate()`` runs after each epoch with the modules in eval mode and gradients off.
-    ``checkpoint`` is a path: written after each epoch, resumed from when it exists; ``config``
-    (dataclasses, modules, JSON-like values: see :func:`identity`) must then equal the one it was
-    written with. ``amp`` runs ``step`` under bfloat16 autocast on CUDA (ignored elsewhere).
-    ``progress`` (None: ``LEC16_PROGRESS=1``/``0`` if set, else on in a terminal or a live
-    notebook) shows a tqdm bar and one line per epoch; without it a notebook gets one summary
-    line per run (the book's committed outputs) and a script about ten lines per run.
-    """
-    check_positive("epochs", epochs, integer=True)
-    check_positive("log_every", log_every, integer=True)
-    streams = _streams(data)
-    optimizers, schedulers = dict(optimizers or {}), dict(schedulers or {})
-    step_schedulers, hooks = dict(step_schedulers or {}), dict(hooks or {})
-    all_schedulers = {
-        **schedulers,
-        **{f"per-step {k}": s for k, s in step_schedulers.items()},
-    }
-    stateful_hooks = {k: h for k, h in hooks.items() if hasattr(h, "state_dict")}
-    run_identity = json.loads(
-        json.dumps(identity(config if config is not None else {}))
-    )
-    history, start = History(), 0
-    path = Path(checkpoint) if checkpoint is not None else None
-    device = next(
-        (p.device for m in modules.values() for p in m.parameters()),
-        torch.device("cpu"),
-    )
-
-    rank, world = distributed.rank_and_world()
-    # the modules' own state: DDP's wrapper (lec16.distributed.wrap) adds a "module." prefix
-    own = {k: distributed.unwrap(m) for k, m in modules.items()}
-    if path is not None and path.exists():
-        saved = load_checkpoint(path, map_location=device, required=CHECKPOINT_KEYS)
-        differences = _differences(saved["config"], run_identity)
-        if differences:
-            raise CheckpointError(
-                f"checkpoint {path} was written by another configuration; differing fields: "
-                + "; ".join(differences[:8])
-                + ". Delete it or pass another checkpoint path"
-            )
-        _restore("modules", own, saved["modules"], path)
-        _restore("optimizers", optimizers, saved["optimizers"], path)
-        _restore("schedulers", all_schedulers, saved["schedulers"], path)
-        _restore("hooks", stateful_hooks, saved.get("hooks", {}), path)
-        _set_rng_state(saved["rng"], rank)
-        history, start = History(saved["history"]), saved["epoch"]
-        if rank == 0:
-            print(f"{desc}: resumed after epoch {start}/{epochs}", file=sys.stderr)
-    else:
-        _own_stream(rank)
-
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if amp and device.type == "cuda"
-        else contextlib.nullcontext()
-    )
-    show_bar = (_show_progress() if progress is None else progress) and rank == 0
-    in_kernel = "ipykernel" in sys.modules
-    # without a bar: one line per run in a notebook, about ten in a script's log
-    log_epochs = epochs if in_kernel else max(1, epochs // 10)
-    elapsed = history.last.get("seconds", 0.0)
-    where = "no checkpoint"
-    main = next(iter(streams.values()))  # the stream that sets the length of an epoch
-
-    for epoch in range(start, epochs):
-        tic = time.perf_counter()
-        if path is not None and path.exists():
-            where = f"the last good checkpoint {path} (epoch {epoch})"
-        for m in modules.values():
-            m.train()
-        sums: dict[str, Any] = {}
-        n_steps, last_read = 0, 0
-
-        def read(upto: int) -> dict[str, float]:
-            """One host sync (and one all-reduce on several processes): the running means over
-            steps and ranks, and a clear stop if the loss went non-finite."""
-            totals = {k: float(v) for k, v in sums.items()}
-            if world > 1:
-                values = torch.tensor(list(totals.values()), device=device)
-                totals = dict(zip(totals, distributed.mean_over_ranks(values).tolist()))
-            means = {k: v / upto for k, v in totals.items()}
-            if not math.isfinite(means["loss"]):
-                steps = (
-                    f"step {upto}"
-                    if upto - last_read <= 1
-                    else f"steps {last_read + 1}-{upto}"
-                )
-                raise NonFiniteLossError(
-                    f"{desc}: loss became {means['loss']} at epoch {epoch + 1}, {steps}; training stopped "
-                    f"and {where} was kept. Lower the learning rate or check the data."
-                )
-            return means
-
-        bar = tqdm(
-            _epoch_batches(streams, epoch),
-            desc=f"{desc} {epoch + 1}/{epochs}",
-            leave=False,
-            disable=not show_bar,
-            file=sys.stderr,
-            total=len(main) if hasattr(main, "__len__") else None,
-        )
-        for batch in bar:
-            try:
-                with autocast:
-                    metrics = step(batch)
-            except (
-                ValueError
-            ) as err:  # e.g. torch.distributions refusing NaN parameters
-                # finite parameters whose outputs overflowed: torch.distributions' own wording
-                finite = _all_finite(modules)
-                if finite and "but found invalid values" not in str(err):
-                    raise
-                what = "outputs" if finite else "parameters"
-                raise NonFiniteLossError(
-                    f"{desc}: the model's {what} became NaN or infinite before epoch {epoch + 1}, step {n_steps + 1}; "
-                    f"training stopped and {where} was kept. Lower the learning rate or check the data."
-                ) from err
-            if n_steps == 0:
-                _check_metrics(metrics)
-            for k, v in metrics.items():
-                v = v.detach() if isinstance(v, torch.Tensor) else v
-                # a new tensor either way: a CUDA-graph replay may overwrite the step's own outputs
-                sums[k] = sums[k] + v if k in sums else v * 1
-            n_steps += 1
-            for scheduler in step_schedulers.values():
-                scheduler.step()
-            for hook in hooks.values():
-                hook()
-            if n_steps % log_every == 0:
-                means = read(n_steps)
-                last_read = n_steps
-                if show_bar:
-                    bar.set_postfix(loss=f"{means['loss']:.4g}")
-        if n_steps == 0:
-            raise ValueError(
-                f"{desc}: the data yielded no batches in epoch {epoch + 1}; give it more data "
-                "or a smaller batch_size"
-            )
-        record: dict[str, float] = {"epoch": epoch + 1, **read(n_steps)}
-        for scheduler in schedulers.values():
-            scheduler.step()
-        if evaluate is not None:
-            for m in modules.values():
-                m.eval()
-            with torch.no_grad():
-                record.update({k: float(v) for k, v in evaluate().items()})
-        elapsed += time.perf_counter() - tic
-        record["seconds"] = round(elapsed, 3)
-        history.records.append(record)
-        shown = show_bar or (epoch + 1) % log_epochs == 0 or epoch + 1 == epochs
-        if shown and rank == 0:
-            metrics = [
-                f"{k} {v:.4g}"
-                for k, v in record.items()
-                if k not in ("epoch", "seconds")
-            ]
-            line = f"{desc} epoch {epoch + 1}/{epochs}  {'  '.join(metrics)}  ({elapsed:.0f} s)"
-            if (
-                len(line) > 88
-            ):  # the book's code column: metrics on indented lines of their own
-                rows = textwrap.wrap(
-                    "  ".join(m.replace(" ", "\0") for m in metrics),
-                    84,
-                    break_long_words=False,
-                )
-                line = (
-                    f"{desc} epoch {epoch + 1}/{epochs} ({elapsed:.0f} s):"
-                    + "".join("\n    " + row.replace("\0", " ") for row in rows)
-                )
-            print(line, file=sys.stderr if show_bar else sys.stdout)
-        if path is not None:
-            rng = _rng_state()
-            # on several processes, every rank's generator, so that each resumes its own stream
-            if world > 1:
-                ranks = [None] * world
-                torch.distributed.all_gather_object(ranks, rng["torch"])
-                rng["ranks"] = ranks
-        if path is not None and rank == 0:
-            save_checkpoint(
-                path,
-                {
-                    "epoch": epoch + 1,
-                    "config": run_identity,
-                    "history": history.records,
-                    "rng": rng,
-                    "modules": {k: m.state_dict() for k, m in own.items()},
-                    "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                    "schedulers": {
-                        k: s.state_dict() for k, s in all_schedulers.items()
-                    },
-                    "hooks": {k: h.state_dict() for k, h in stateful_hooks.items()},
-                },
-            )
-        distributed.barrier()  # no rank starts the next epoch before the checkpoint exists
-    return history
-
-
-def _show_progress() -> bool:
-    """A bar when ``LEC16_PROGRESS=1``, none when ``0``; otherwise in a terminal or a notebook
-    opened by a person (``make run`` and the tests set ``LEC16_PROGRESS=0``)."""
-    wanted = os.environ.get("LEC16_PROGRESS", "").strip()
-    if wanted:
-        if wanted not in ("0", "1"):
-            raise ValueError(f"LEC16_PROGRESS={wanted!r}: use 1 (a bar) or 0 (no bar)")
-        return wanted == "1"
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
 def classification_step(

@@ -24,14 +24,26 @@ trains it as one, by reparametrization.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import data, distributed, iwae, rbm, train
-from lec16.scales import check_choice, check_positive, choose
+from lec16 import checks, data, distributed, iwae, rbm, train
+from lec16.rbm import check_instance
+from lec16.scales import check_choice, check_positive, check_seed
+
+__all__ = [
+    "LATENTS",
+    "MAX_ENUMERATED_HIDDEN",
+    "RULES",
+    "HelmholtzMachine",
+    "WakeSleepConfig",
+    "exact_log_likelihood",
+    "hidden_states",
+    "train_helmholtz",
+]
 
 LATENTS = ("bernoulli", "gaussian")
 RULES = ("wake-sleep", "elbo")
@@ -45,6 +57,11 @@ class HelmholtzMachine(nn.Module):
 
     def __init__(self, layers: Sequence[int], latent: str = "bernoulli"):
         super().__init__()
+        if isinstance(layers, str) or not isinstance(layers, Iterable):
+            raise ValueError(
+                "layers must be a sequence of sizes, the visible one first, such as "
+                f"(784, 200); got {layers!r}"
+            )
         layers = tuple(layers)
         if len(layers) < 2:
             raise ValueError(
@@ -106,10 +123,50 @@ class HelmholtzMachine(nn.Module):
             )
         return x.to(self.top_logits.dtype)
 
+    def check_x(self, x, values=checks.binary) -> torch.Tensor:
+        """``x`` checked once at a public entry point: a tensor of examples of n_visible
+        values on the machine's device, passing ``values`` (binary: the observations of
+        Bernoulli units; :func:`lec16.checks.intensities` for a recognition model's input);
+        returned cast to the machine's dtype (integer or boolean states are converted)."""
+        x = self._check_visible(checks.tensor("x", x, floating=False))
+        checks.like("x", x, self.top_logits, "the Helmholtz machine")
+        return values("x", x)
+
+    def check_hidden(self, hidden: Sequence[torch.Tensor]) -> None:
+        """``hidden`` = [h_1, ..., h_L]: one tensor per hidden layer, of that layer's size in
+        its last dimension, on the machine's device; binary for Bernoulli layers."""
+        n = len(self.layers) - 1
+        if not isinstance(hidden, (list, tuple)) or len(hidden) != n:
+            raise ValueError(
+                f"hidden must be a list of {n} tensor(s), one per hidden layer (h_1, ..., "
+                f"h_L), got {type(hidden).__name__}"
+                + (f" of {len(hidden)}" if isinstance(hidden, (list, tuple)) else "")
+            )
+        for layer, h in enumerate(hidden, 1):
+            name = f"hidden[{layer - 1}]"
+            h = checks.tensor(name, h, floating=False)
+            if h.shape[-1] != self.layers[layer]:
+                raise ValueError(
+                    f"{name} has {h.shape[-1]} units in its last dimension but hidden layer "
+                    f"{layer} has {self.layers[layer]}"
+                )
+            h = h.to(self.top_logits.dtype)
+            checks.like(name, h, self.top_logits, "the Helmholtz machine")
+            if self.latent == "bernoulli":
+                checks.binary(name, h)
+
     def log_joint(
         self, x: torch.Tensor, hidden: Sequence[torch.Tensor]
     ) -> torch.Tensor:
-        """log p(x, h_1, ..., h_L) for ``hidden`` = [h_1, ..., h_L] (batch shapes broadcast)."""
+        """log p(x, h_1, ..., h_L) for ``hidden`` = [h_1, ..., h_L] (batch shapes broadcast);
+        ``x`` binary."""
+        self.check_x(x)
+        self.check_hidden(hidden)
+        return self._log_joint(x, hidden)
+
+    def _log_joint(
+        self, x: torch.Tensor, hidden: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
         x = self._check_visible(x)
         log_p = self.prior(hidden[-1]).log_prob(hidden[-1])
         for layer, (below, above) in enumerate(zip([x, *hidden[:-1]], hidden)):
@@ -119,7 +176,14 @@ class HelmholtzMachine(nn.Module):
     def log_recognition(
         self, x: torch.Tensor, hidden: Sequence[torch.Tensor]
     ) -> torch.Tensor:
-        """log q(h_1, ..., h_L | x)."""
+        """log q(h_1, ..., h_L | x) (``x`` in [0, 1])."""
+        self.check_x(x, checks.intensities)
+        self.check_hidden(hidden)
+        return self._log_recognition(x, hidden)
+
+    def _log_recognition(
+        self, x: torch.Tensor, hidden: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
         x = self._check_visible(x)
         log_q = 0
         for layer, (below, above) in enumerate(zip([x, *hidden[:-1]], hidden)):
@@ -129,8 +193,19 @@ class HelmholtzMachine(nn.Module):
     def infer(
         self, x: torch.Tensor, reparametrize: bool = False
     ) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """One draw of [h_1, ..., h_L] ~ q(h | x) per row of ``x``, and log q of it;
-        ``reparametrize`` (Gaussian latents only) keeps the draw differentiable."""
+        """One draw of [h_1, ..., h_L] ~ q(h | x) per row of ``x`` (in [0, 1]), and log q of
+        it; ``reparametrize`` (Gaussian latents only) keeps the draw differentiable."""
+        if reparametrize and self.latent != "gaussian":
+            raise ValueError(
+                "reparametrize=True needs Gaussian latents: Bernoulli draws have no "
+                "reparametrized gradient (build the machine with latent='gaussian')"
+            )
+        self.check_x(x, checks.intensities)
+        return self._infer(x, reparametrize)
+
+    def _infer(
+        self, x: torch.Tensor, reparametrize: bool = False
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         below, hidden, log_q = self._check_visible(x), [], 0
         for layer in range(len(self.recognition)):
             q = self.recognize(layer, below)
@@ -160,33 +235,47 @@ class HelmholtzMachine(nn.Module):
         """log w = log p(x, h) - log q(h | x) for ``k`` draws h ~ q(h | x) per row: shape (k, B).
         Their mean estimates the ELBO, their log-mean-exp is IWAE's L_k (``lec16.iwae``'s
         estimators take any model with this method). Gaussian draws are reparametrized, so the
-        mean is also the VAE's training objective; Bernoulli draws carry no gradient."""
+        mean is also the VAE's training objective; Bernoulli draws carry no gradient. ``x``
+        binary."""
         check_positive("k", k, integer=True)
+        self.check_x(x)
+        return self._log_weights(x, k)
+
+    def _log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
         x = self._check_visible(x)
-        hidden, log_q = self.infer(
+        hidden, log_q = self._infer(
             x.expand(k, *x.shape), reparametrize=self.latent == "gaussian"
         )
-        return self.log_joint(x, hidden) - log_q
+        return self._log_joint(x, hidden) - log_q
 
     def wake_loss(self, x: torch.Tensor) -> torch.Tensor:
-        """-log p(x, h) averaged over the rows of ``x``, with h ~ q(h | x) held fixed: its
-        gradient is the wake phase's (only the generative parameters receive one)."""
+        """-log p(x, h) averaged over the rows of binary ``x``, with h ~ q(h | x) held fixed:
+        its gradient is the wake phase's (only the generative parameters receive one)."""
+        self.check_x(x)
+        return self._wake_loss(x)
+
+    def _wake_loss(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            hidden, _ = self.infer(x)
-        return -self.log_joint(x, hidden).mean()
+            hidden, _ = self._infer(x)
+        return -self._log_joint(x, hidden).mean()
 
     def sleep_loss(self, n: int) -> torch.Tensor:
         """-log q(h | x) averaged over ``n`` dreams (x, h) ~ p: the sleep phase's loss (only
         the recognition parameters receive a gradient)."""
+        check_positive("n", n, integer=True)
+        return self._sleep_loss(n)
+
+    def _sleep_loss(self, n: int) -> torch.Tensor:
         with torch.no_grad():
             x, hidden = self.dream(n)
-        return -self.log_recognition(x, hidden).mean()
+        return -self._log_recognition(x, hidden).mean()
 
 
 def hidden_states(model: HelmholtzMachine) -> list[torch.Tensor]:
     """Every joint configuration of the hidden layers, one tensor per layer, each of shape
     (2^n_hidden, n_l): for enumerating small Bernoulli machines (refused above
     MAX_ENUMERATED_HIDDEN hidden units)."""
+    check_instance("model", model, HelmholtzMachine)
     if model.latent != "bernoulli":
         raise ValueError("only binary hidden layers can be enumerated")
     if model.n_hidden > MAX_ENUMERATED_HIDDEN:
@@ -201,7 +290,9 @@ def hidden_states(model: HelmholtzMachine) -> list[torch.Tensor]:
 
 
 def exact_log_likelihood(model: HelmholtzMachine, x: torch.Tensor) -> torch.Tensor:
-    """log p(x) per row of ``x``, summing p(x, h) over every hidden configuration."""
+    """log p(x) per row of ``x`` (binary), summing p(x, h) over every hidden
+    configuration."""
+    check_instance("model", model, HelmholtzMachine)
     hidden = [h.unsqueeze(1) for h in hidden_states(model)]  # (2^H, 1, n_l)
     return torch.logsumexp(model.log_joint(x, hidden), 0)
 
@@ -224,6 +315,7 @@ class WakeSleepConfig:
             check_positive(name, getattr(self, name), integer=True)
         check_positive("lr", self.lr)
         check_choice("rule", self.rule, RULES)
+        check_seed("seed", self.seed)
 
 
 def train_helmholtz(
@@ -238,6 +330,8 @@ def train_helmholtz(
     ``config.rule``, one :func:`lec16.train.fit`; ``x_test`` (binary) gives the test ELBO after
     each epoch. Under torchrun each rank takes its slice of every batch (and dreams as many
     examples in the sleep phase) and DDP averages each phase's gradients."""
+    check_instance("model", model, HelmholtzMachine)
+    check_instance("config", config, WakeSleepConfig)
     if config.rule == "elbo" and model.latent != "gaussian":
         raise ValueError(
             "the ELBO of binary latents has no reparametrized gradient (it needs a "
@@ -257,7 +351,7 @@ def train_helmholtz(
     if config.rule == "elbo":
         optimizers = {"adam": torch.optim.Adam(model.parameters(), lr=config.lr)}
         negative_elbo = distributed.wrap_loss(
-            lambda x: -model.log_weights(x, 1).mean(),
+            lambda x: -model._log_weights(x, 1).mean(),
             model.generative_parameters() + recognition,  # not a Gaussian's top_logits
         )
 
@@ -273,9 +367,9 @@ def train_helmholtz(
         }
         # one wrapper per phase, each holding the parameters its phase trains
         wake_loss = distributed.wrap_loss(
-            model.wake_loss, model.generative_parameters()
+            model._wake_loss, model.generative_parameters()
         )
-        sleep_loss = distributed.wrap_loss(model.sleep_loss, recognition)
+        sleep_loss = distributed.wrap_loss(model._sleep_loss, recognition)
 
         def step(batch):
             wake = wake_loss(batch[0])
@@ -284,7 +378,7 @@ def train_helmholtz(
             train.optimizer_step(optimizers["sleep"], sleep)
             return {"loss": wake, "sleep": sleep}
 
-    def evaluate():  # one draw of q per test digit: the ELBO's estimate
+    def evaluate(epoch):  # one draw of q per test digit: the ELBO's estimate
         return {"test_elbo": iwae.bounds_by_k(model, x_test, (1,)).mean().item()}
 
     return train.fit(
@@ -296,45 +390,5 @@ def train_helmholtz(
         evaluate=evaluate,
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "model": model, "n_train": len(x_train)},
-    )
-
-
-# the chapter's MNIST comparison: name -> (latent units, training rule)
-MNIST_RUNS = {
-    "Helmholtz machine, wake-sleep": ("bernoulli", "wake-sleep"),
-    "Gaussian h, wake-sleep": ("gaussian", "wake-sleep"),
-    "VAE, ELBO": ("gaussian", "elbo"),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class MnistSetup:
-    """The wake-sleep chapter's MNIST machines at one scale (:func:`mnist_setup`): one
-    hidden layer, trained by each of :data:`MNIST_RUNS`, scored by IWAE's L_k."""
-
-    n_train: int
-    """the first training digits"""
-    epochs: int
-    k_eval: int
-    """draws of q per test digit in the reported L_k"""
-    n_test: int
-    """the first test digits (the book's fixed binarization)"""
-    seed: int = 0
-    layers: tuple[int, ...] = (784, 200)
-
-    def config(self, rule: str) -> WakeSleepConfig:
-        """The training of a machine by ``rule``."""
-        return WakeSleepConfig(epochs=self.epochs, rule=rule, seed=self.seed)
-
-
-def mnist_setup(scale: str, seed: int = 0) -> MnistSetup:
-    """The chapter's MNIST machines at ``scale`` (the chapter and ``python -m lec16 train
-    wake_sleep``); ``paper``: 500 epochs and L_5000 on the 10,000 test digits."""
-    return MnistSetup(
-        n_train=choose(scale, smoke=2000, default=60_000, paper=60_000),
-        epochs=choose(scale, smoke=2, default=10, paper=500),
-        k_eval=choose(scale, smoke=100, default=1000, paper=5000),
-        n_test=choose(scale, smoke=500, default=1000, paper=10_000),
-        seed=seed,
+        config={"train": config, "n_train": len(x_train)},
     )

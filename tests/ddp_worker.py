@@ -40,7 +40,7 @@ history = train.fit(
     optimizers={"opt": optimizer},
     checkpoint=checkpoint,
     config={"lr": 1e-2, "batch_size": 40},
-    progress=False,
+    log=train.Log("ddp", epochs, bar=False, every=epochs),
 )
 if distributed.is_main():
     torch.save({"model": model.state_dict(), "history": history.records}, out)

@@ -1,21 +1,31 @@
 """Bad input gets a clear, actionable error, never a traceback from deep inside torch.
 
-Each case is (what is wrong, a call that does it, the error class, a pattern of its message). The
-table of cases with the message each gets is ``tests/bad_inputs.md``; regenerate it with
-``python tests/test_bad_inputs.py`` after adding a case (a test fails while it is out of date).
+Each case is (what is wrong, a call that does it, the error class, a pattern of its message):
+here the engine's, the checkpoints', the data's and the command line's, and in
+``tests/bad_inputs_<group>.py`` those of the model modules. The table of cases with the message
+each gets is ``tests/bad_inputs.md``; regenerate it with ``python tests/test_bad_inputs.py`` after
+adding a case (a test fails while it is out of date).
 """
 
+import contextlib
+import io
 import os
 import re
 import sys
 import tempfile
 from pathlib import Path
 
+import bad_inputs_energy
+import bad_inputs_gan
+import bad_inputs_rest
+import bad_inputs_vae
 import pytest
 import torch
 
 import lec16
 from lec16 import (
+    checkpoints,
+    cli,
     data,
     dbm,
     dbn,
@@ -36,6 +46,7 @@ from lec16 import (
     vi,
     wake_sleep,
 )
+from lec16.experiments import gan_mnist
 
 TABLE = Path(__file__).with_name("bad_inputs.md")
 SCRATCH = Path(tempfile.gettempdir()) / "lec16-bad-inputs"
@@ -217,6 +228,56 @@ def _env(name, value, fn):
         os.environ.pop(name) if old is None else os.environ.__setitem__(name, old)
 
 
+class CommandLineError(Exception):
+    """``python -m lec16`` exited with an error: its message, the one line it printed."""
+
+
+def _cli(*argv, **env):
+    """Run the command line in this process with ``env`` set; an exit other than 0 raises
+    :class:`CommandLineError` with what it printed on stderr (and the exit status)."""
+    err, old = io.StringIO(), {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with contextlib.redirect_stderr(err):
+            try:
+                status = cli.main(list(argv))
+            except SystemExit as done:  # argparse's usage errors
+                status = done.code
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    lines = err.getvalue().strip().splitlines()
+    if status:
+        raise CommandLineError(f"{lines[-1] if lines else ''} (exit {status})")
+
+
+def _out_file():
+    path = _scratch_path("runs-file")
+    path.write_text("a file, not a folder")
+    return path
+
+
+def _damaged_checkpoint():
+    """A checkpoint whose weights were overwritten on disk after it was written."""
+    path = _checkpoint("damaged.pt")
+    state = torch.load(path, weights_only=True)
+    state["modules"]["m"]["weight"].fill_(float("nan"))
+    torch.save(state, path)  # the integrity check written with the old weights stays
+    return path
+
+
+def _diverged_checkpoint():
+    """A checkpoint written whole, holding a diverged (NaN) model."""
+    path = _checkpoint("diverged.pt")
+    state = checkpoints.load(path)
+    state["modules"]["m"]["weight"].fill_(float("nan"))
+    checkpoints.save(path, state)
+    return path
+
+
+CHEAP = ("train", "vae_mnist", "--part", "z2", "--scale", "smoke")
+
+
 CASES = [
     # models and their data
     (
@@ -307,14 +368,14 @@ CASES = [
         r"set generator.latent",
     ),
     (
-        "an unknown kind of MNIST GAN players",
-        lambda: gan.mnist_players("wgan", gan.mnist_setup("smoke")),
+        "an unknown part of the GAN chapter",
+        lambda: gan_mnist.players(gan_mnist.Setup.at("smoke"), "wgan"),
         ValueError,
-        r"kind='wgan' is not valid; choose one of: 'paper_mlp', 'mlp_batch_norm', 'dcgan'",
+        r"part='wgan' is not valid; choose one of: 'gan', 'gan_batch_norm', 'dcgan'",
     ),
     (
         "the GAN chapter's sizes at an unknown scale",
-        lambda: gan.mnist_setup("huge"),
+        lambda: gan_mnist.Setup.at("huge"),
         ValueError,
         r"scale='huge' is not valid; choose one of: 'smoke', 'default', 'paper'",
     ),
@@ -492,14 +553,14 @@ CASES = [
     (
         "a valid torch file that is not a lec16 checkpoint",
         lambda: _fit_with(lambda b: {"loss": 0.0}, checkpoint=_foreign_file()),
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"is a torch file but not a lec16 checkpoint",
     ),
     (
         "a corrupt checkpoint file",
         lambda: _fit_with(lambda b: {"loss": 0.0}, checkpoint=_garbage_file()),
-        train.CheckpointError,
-        r"is corrupt or not a torch file.*delete it",
+        checkpoints.CheckpointError,
+        r"is damaged or not a torch file.*delete it",
     ),
     (
         "resuming a checkpoint of another configuration",
@@ -509,8 +570,8 @@ CASES = [
             config={"lr": 0.2},
             epochs=2,
         ),
-        train.CheckpointError,
-        r"differing fields: lr: checkpoint 0.1, this run 0.2",
+        checkpoints.CheckpointError,
+        r"differing fields: config.lr: checkpoint 0.1, this run 0.2",
     ),
     (
         "resuming a checkpoint of another architecture",
@@ -520,8 +581,8 @@ CASES = [
             module=torch.nn.Linear(3, 1),
             epochs=2,
         ),
-        train.CheckpointError,
-        r"does not fit module 'm'.*another architecture",
+        checkpoints.CheckpointError,
+        r"differing fields: modules.m.shapes.weight: checkpoint \[1, 2\], this run \[1, 3\]",
     ),
     (
         "EMA with decay 1.5",
@@ -579,7 +640,7 @@ CASES = [
         "seed_everything(-1)",
         lambda: lec16.seed_everything(-1),
         ValueError,
-        r"seed must be a non-negative int",
+        r"seed must be an int in \[0, 2\*\*32 - 1\].*got -1",
     ),
     (
         "loading MNIST from an empty data folder",
@@ -632,14 +693,14 @@ CASES = [
     (
         "train_m2 resuming a checkpoint written with another alpha",
         _m2_resumed_with_another_alpha,
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"written by another configuration; differing fields: .*alpha",
     ),
     (
-        "Batches with a global batch that 2 processes cannot share",
-        lambda: data.Batches(torch.zeros(10, 2), batch_size=5, rank=0, world_size=2),
+        "Batches with a seed beyond NumPy's range (2**32 would repeat seed 0)",
+        lambda: data.Batches(torch.zeros(10, 2), batch_size=5, seed=2**32),
         ValueError,
-        r"batch_size=5 \(the global batch\) must be a multiple of the 2 processes; use e.g. 4",
+        r"seed must be an int in \[0, 2\*\*32 - 1\]",
     ),
     (
         "Batches for rank 2 of 2 processes",
@@ -674,7 +735,7 @@ CASES = [
     (
         "train_vae resuming a flow VAE's checkpoint with another number of flows",
         _flow_vae_resumed_with_other_flows,
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"written by another configuration; differing fields: .*flows",
     ),
     (
@@ -794,7 +855,7 @@ CASES = [
     (
         "train_diffusion resuming a checkpoint written with another EMA decay",
         _diffusion_resumed_with_other_ema,
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"written by another configuration; differing fields: .*ema_decay",
     ),
     (
@@ -862,7 +923,7 @@ CASES = [
     (
         "train_rbm resuming a CD checkpoint as PCD",
         _rbm_resumed_as_pcd,
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"written by another configuration; differing fields: .*method",
     ),
     (
@@ -914,7 +975,7 @@ CASES = [
     (
         "train_dbm resuming a checkpoint written with other mean-field steps",
         _dbm_resumed_with_more_mean_field_steps,
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"written by another configuration; differing fields: .*mean_field_steps",
     ),
     (
@@ -944,7 +1005,7 @@ CASES = [
     (
         "fit_hvi resuming a checkpoint written with another learning rate",
         _hvi_resumed_with_another_learning_rate,
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"written by another configuration; differing fields: .*lr",
     ),
     (
@@ -996,7 +1057,7 @@ CASES = [
     (
         "train_helmholtz resuming a checkpoint written with another rule",
         _helmholtz_resumed_with_another_rule,
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"written by another configuration; differing fields: .*rule",
     ),
     (
@@ -1040,39 +1101,125 @@ CASES = [
     (
         "train_gsn resuming a checkpoint written with another walkback",
         _gsn_resumed_with_another_walkback,
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         r"written by another configuration; differing fields: .*walkback",
+    ),
+    # checkpoints that cannot lie
+    (
+        "loading a checkpoint whose weights changed on disk after it was written",
+        lambda: checkpoints.load(_damaged_checkpoint()),
+        checkpoints.CheckpointError,
+        r"fails its integrity check: its content changed after it was written",
+    ),
+    (
+        "resuming a checkpoint that holds NaN weights",
+        lambda: _fit_with(
+            lambda b: {"loss": 0.0}, checkpoint=_diverged_checkpoint(), epochs=2
+        ),
+        checkpoints.CheckpointError,
+        r"holds NaN or infinite values \(modules.m.weight\)",
+    ),
+    (
+        "a seed of 2**32 (NumPy would fold it onto seed 0)",
+        lambda: lec16.seed_everything(2**32),
+        ValueError,
+        r"seed must be an int in \[0, 2\*\*32 - 1\]",
+    ),
+    # the command line: one line, before any work
+    (
+        "python -m lec16 train with --out a file",
+        lambda: _cli(*CHEAP, "--out", str(_out_file())),
+        CommandLineError,
+        r"runs-file: --out is a file, not a folder \(exit 1\)",
+    ),
+    (
+        "python -m lec16 train with LEC16_DEVICE=cuda:7 on a machine without it",
+        lambda: _cli(*CHEAP, LEC16_DEVICE="cuda:7"),
+        CommandLineError,
+        r"LEC16_DEVICE='cuda:7' but torch sees no CUDA device.* \(exit 1\)",
+    ),
+    (
+        "python -m lec16 train with LEC16_DEVICE=tpu",
+        lambda: _cli(*CHEAP, LEC16_DEVICE="tpu"),
+        CommandLineError,
+        r"LEC16_DEVICE='tpu' is not a device.* \(exit 1\)",
+    ),
+    (
+        "python -m lec16 train with LEC16_PROGRESS=yes",
+        lambda: _cli(*CHEAP, LEC16_PROGRESS="yes"),
+        CommandLineError,
+        r"LEC16_PROGRESS='yes': use 1 \(a bar\) or 0 \(no bar\) \(exit 1\)",
+    ),
+    (
+        "python -m lec16 train with LEC16_SCALE=huge and no --scale",
+        lambda: _cli("train", "vae_mnist", "--part", "z2", LEC16_SCALE="huge"),
+        CommandLineError,
+        r"LEC16_SCALE='huge' is not valid.* \(exit 1\)",
+    ),
+    (
+        "python -m lec16 train with --seed 4294967296",
+        lambda: _cli(*CHEAP, "--seed", str(2**32)),
+        CommandLineError,
+        r"--seed must be an int in \[0, 2\*\*32 - 1\].* \(exit 2\)",
+    ),
+    (
+        "python -m lec16 train with a part the chapter does not have",
+        lambda: _cli("train", "vae_mnist", "--part", "z3"),
+        CommandLineError,
+        r"vae_mnist has no part 'z3'; its parts: z2, z5, z10, z20, gaussian \(exit 2\)",
     ),
 ]
 
 
 def _message(fn, error):
+    # cases that draw random inputs give the same message every time
+    torch.manual_seed(0)
     with pytest.raises(error) as info:
         fn()
     return str(info.value)
+
+
+# the cases of lec16's other modules, one file a group
+GROUPS = {
+    "The engine, checkpoints, data and the command line": CASES,
+    "The VAE family (tests/bad_inputs_vae.py)": bad_inputs_vae.CASES,
+    "GANs and sample metrics (tests/bad_inputs_gan.py)": bad_inputs_gan.CASES,
+    "Energy models, wake-sleep and GSNs (tests/bad_inputs_energy.py)": (
+        bad_inputs_energy.CASES
+    ),
+    "Flows, diffusion, HVI, EM, exponential families, VI and data "
+    "(tests/bad_inputs_rest.py)": bad_inputs_rest.CASES,
+}
+ALL = [case for cases in GROUPS.values() for case in cases]
 
 
 def render_table() -> str:
     lines = [
         "# Bad inputs and the errors they get",
         "",
-        "Generated by `python tests/test_bad_inputs.py` from the cases in `tests/test_bad_inputs.py`.",
-        "",
-        "| bad input | error | message |",
-        "|---|---|---|",
+        "Generated by `python tests/test_bad_inputs.py` from the cases in "
+        "`tests/test_bad_inputs.py` and `tests/bad_inputs_*.py`.",
     ]
-    for what, fn, error, _ in CASES:
-        message = (
-            _message(fn, error)
-            .replace(str(SCRATCH), "<dir>")
-            .replace("\n", " ")
-            .replace("|", "\\|")
-        )
-        lines.append(f"| {what} | `{error.__name__}` | {message} |")
+    for title, cases in GROUPS.items():
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| bad input | error | message |",
+            "|---|---|---|",
+        ]
+        for what, fn, error, _ in cases:
+            message = (
+                _message(fn, error)
+                .replace(str(SCRATCH), "<dir>")
+                .replace("\n", " ")
+                .replace("|", "\\|")
+            )
+            lines.append(f"| {what} | `{error.__name__}` | {message} |")
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("what, fn, error, pattern", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("what, fn, error, pattern", ALL, ids=[c[0] for c in ALL])
 def test_bad_input_gets_a_clear_error(what, fn, error, pattern):
     message = _message(fn, error)
     assert re.search(pattern, message, re.DOTALL), (
@@ -1080,8 +1227,10 @@ def test_bad_input_gets_a_clear_error(what, fn, error, pattern):
     )
 
 
-def test_there_are_at_least_thirty_cases():
-    assert len(CASES) >= 30
+def test_there_are_cases_for_every_group_and_each_is_named_once():
+    assert all(len(cases) >= 30 for cases in GROUPS.values())
+    names = [what for what, *_ in ALL]
+    assert len(names) == len(set(names)), "two cases share a description"
 
 
 def test_the_table_in_tests_is_up_to_date():
@@ -1093,4 +1242,4 @@ def test_the_table_in_tests_is_up_to_date():
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
     TABLE.write_text(render_table())
-    print(f"wrote {TABLE} ({len(CASES)} cases)")
+    print(f"wrote {TABLE} ({len(ALL)} cases)")

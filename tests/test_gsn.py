@@ -79,3 +79,17 @@ def test_refusals():
         )
     with pytest.raises(ValueError, match="has 4 inputs"):
         gsn.DenoisingAutoencoder(4, 8)(torch.zeros(3, 5))
+
+
+def test_chains_from_noise_start_from_seeded_coins_and_repeat():
+    torch.manual_seed(0)
+    dae = gsn.DenoisingAutoencoder(6, 8, noise=0.3)
+    means = gsn.chains_from_noise(dae, 5, 6, keep_every=3, seed=2)
+    assert means.shape == (2, 5, 6)
+    assert torch.equal(means, gsn.chains_from_noise(dae, 5, 6, keep_every=3, seed=2))
+    coins = torch.full((5, 6), 0.5)
+    start = torch.bernoulli(coins, generator=torch.Generator().manual_seed(2))
+    torch.manual_seed(2)
+    assert torch.equal(means, dae.chain(start, 6, keep_every=3)[1])
+    with pytest.raises(ValueError, match="n_chains"):
+        gsn.chains_from_noise(dae, 0, 6)

@@ -165,3 +165,21 @@ def test_pcd_checkpoints_its_chains(tmp_path, float64):
     rbm.train_rbm(model, x, x[:50], config, checkpoint=path)
     saved = torch.load(path, weights_only=False)
     assert saved["modules"]["chains"]["state"].shape == (50, 8)
+
+
+def test_the_base_rate_model_is_the_rbm_without_weights(float64):
+    """rbm.base_rate_log_likelihood is the log-likelihood of an RBM with W = 0 whose visible
+    biases at_base_rates set to the data's log-odds (its hidden units carry nothing)."""
+    torch.manual_seed(6)
+    x = torch.bernoulli(torch.full((40, 6), 0.3))
+    bias = rbm.base_rate_bias(x)
+    model = rbm.at_base_rates(rbm.RBM(6, 3), bias)
+    assert torch.equal(model.visible_bias.detach(), bias)
+    with torch.no_grad():
+        model.weight.zero_()
+        exact = model.log_likelihood(x, model.exact_log_partition()).mean().item()
+    assert rbm.base_rate_log_likelihood(x, bias) == pytest.approx(exact, abs=1e-10)
+    # the base rates fit better than any other independent-pixel model, e.g. p = 1/2
+    assert rbm.base_rate_log_likelihood(x, bias) > rbm.base_rate_log_likelihood(
+        x, torch.zeros(6)
+    )

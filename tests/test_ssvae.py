@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import distributions as D
 
-from lec16 import data, ssvae, vae
+from lec16 import data, evaluation, ssvae, vae
 
 
 def _tiny(likelihood="gaussian"):
@@ -87,7 +87,7 @@ def test_train_m2_learns_two_separable_classes_from_four_labels(tmp_path):
     config = ssvae.SSLConfig(
         epochs=15, batch_size=50, labelled_batch=4, lr=1e-2, alpha=1.0
     )
-    untrained = ssvae.error_rate(model.classify, x, y)
+    untrained = evaluation.error_rate(model.classify, x, y)
     history = ssvae.train_m2(
         model,
         (x[labelled], y[labelled]),

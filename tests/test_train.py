@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lec16 import data, train
+from lec16 import checkpoints, data, train
 
 
 class Interrupt(Exception):
@@ -58,7 +58,7 @@ def test_loss_falls_and_history_records_epochs(tmp_path):
         batches,
         4,
         tmp_path / "c.pt",
-        evaluate=lambda: {"w0": model.weight[0, 0]},
+        evaluate=lambda epoch: {"w0": model.weight[0, 0]},
     )
     assert history["epoch"] == [1, 2, 3, 4]
     assert history["loss"][-1] < 0.1 * history["loss"][0]
@@ -86,7 +86,7 @@ def test_resume_after_interruption_ends_where_an_uninterrupted_run_ends(tmp_path
             step=_step(model, opt, fail_at=28, counter=counter),
         )
     assert (
-        train.load_checkpoint(tmp_path / "run.pt")["epoch"] == 3
+        checkpoints.load(tmp_path / "run.pt")["epoch"] == 3
     )  # lost less than one epoch
 
     model, opt, sched, batches = _problem(seed=0)
@@ -185,7 +185,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     path = tmp_path / "c.pt"
     path.write_bytes(b"\x00garbage")
     model, opt, sched, batches = _problem()
-    with pytest.raises(train.CheckpointError, match="corrupt.*delete it"):
+    with pytest.raises(checkpoints.CheckpointError, match="corrupt.*delete it"):
         _fit(model, opt, sched, batches, 2, path)
 
 
@@ -195,7 +195,9 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
     other = torch.nn.Linear(4, 1)
     other_opt = torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
     with pytest.raises(
-        train.CheckpointError, match="does not fit module 'm'.*another architecture"
+        checkpoints.CheckpointError,
+        match=r"differing fields: modules.m.shapes.weight: checkpoint \[1, 3\], this run "
+        r"\[1, 4\]",
     ):
         train.fit(
             _step(other, other_opt),
@@ -208,19 +210,34 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
         )
 
 
+def test_a_checkpoint_whose_state_does_not_fit_is_a_clear_error(tmp_path):
+    """The same identity with another state (the model's code changed under its config)."""
+    model, opt, sched, batches = _problem()
+    _fit(model, opt, sched, batches, 1, tmp_path / "c.pt")
+    saved = checkpoints.load(tmp_path / "c.pt")
+    saved["modules"]["m"] = torch.nn.Linear(4, 1).state_dict()
+    checkpoints.save(tmp_path / "c.pt", saved)
+    with pytest.raises(
+        checkpoints.CheckpointError,
+        match="does not fit module 'm'.*another architecture",
+    ):
+        _fit(model, opt, sched, batches, 2, tmp_path / "c.pt")
+
+
 def test_checkpoint_of_another_config_is_a_clear_error(tmp_path):
     model, opt, sched, batches = _problem()
     _fit(model, opt, sched, batches, 1, tmp_path / "c.pt", config={"n": 100})
     with pytest.raises(
-        train.CheckpointError, match="differing fields: n: checkpoint 100, this run 200"
+        checkpoints.CheckpointError,
+        match="differing fields: config.n: checkpoint 100, this run 200",
     ):
         _fit(model, opt, sched, batches, 2, tmp_path / "c.pt", config={"n": 200})
 
 
 def test_checkpoint_path_separates_scales(monkeypatch, tmp_path):
     monkeypatch.setenv("LEC16_CHECKPOINTS", str(tmp_path))
-    assert train.checkpoint_path("vae", "smoke") == tmp_path / "smoke" / "vae.pt"
-    assert train.checkpoint_path("vae", "smoke") != train.checkpoint_path(
+    assert checkpoints.checkpoint_path("vae", "smoke") == tmp_path / "smoke" / "vae.pt"
+    assert checkpoints.checkpoint_path("vae", "smoke") != checkpoints.checkpoint_path(
         "vae", "default"
     )
 
@@ -306,7 +323,7 @@ def test_per_step_schedulers_and_ema_hook_are_stepped_and_checkpointed(tmp_path)
     assert not torch.equal(
         ema.module.weight, model.weight
     )  # an average lags behind the weights
-    saved = train.load_checkpoint(tmp_path / "c.pt")
+    saved = checkpoints.load(tmp_path / "c.pt")
     assert "per-step warmup" in saved["schedulers"] and "ema" in saved["hooks"]
     assert torch.equal(saved["hooks"]["ema"]["module.weight"], ema.module.weight)
 
@@ -340,7 +357,7 @@ def test_checkpoint_identity_is_the_config_dataclass_and_names_the_fields(tmp_pa
         vae.VAEConfig(latent=2, hidden=16, likelihood="gaussian", min_std=0.3)
     )
     with pytest.raises(
-        train.CheckpointError,
+        checkpoints.CheckpointError,
         match=r"model\.config\.min_std: checkpoint 0\.01, this run 0\.3",
     ):
         vae.train_vae(
@@ -355,16 +372,18 @@ def test_checkpoint_identity_is_the_config_dataclass_and_names_the_fields(tmp_pa
 def test_a_torch_file_that_is_not_a_lec16_checkpoint_is_a_clear_error(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     model, opt, sched, batches = _problem()
-    with pytest.raises(train.CheckpointError, match="not a lec16 checkpoint.*lacks"):
+    with pytest.raises(
+        checkpoints.CheckpointError, match="not a lec16 checkpoint.*lacks"
+    ):
         _fit(model, opt, sched, batches, 2, tmp_path / "other.pt")
 
 
 def test_checkpoints_load_onto_another_device_with_map_location(tmp_path):
     model, opt, sched, batches = _problem()
     _fit(model, opt, sched, batches, 1, tmp_path / "c.pt")
-    on_meta = train.load_checkpoint(tmp_path / "c.pt", map_location="meta")
+    on_meta = checkpoints.load(tmp_path / "c.pt", map_location="meta")
     assert on_meta["modules"]["m"]["weight"].device.type == "meta"
-    on_cpu = train.load_checkpoint(tmp_path / "c.pt", map_location=torch.device("cpu"))
+    on_cpu = checkpoints.load(tmp_path / "c.pt", map_location=torch.device("cpu"))
     assert on_cpu["modules"]["m"]["weight"].device.type == "cpu"
 
 
@@ -456,7 +475,13 @@ def test_long_log_lines_wrap_their_metrics_to_the_book_column(capsys):
             **{n: torch.tensor(1.5) for n in names},
         }
 
-    train.fit(step, [torch.zeros(2, 2)], 1, modules={"m": model}, progress=False)
+    train.fit(
+        step,
+        [torch.zeros(2, 2)],
+        1,
+        modules={"m": model},
+        log=train.Log("train", 1, bar=False, every=1),
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) > 2 and all(len(line) <= 88 for line in lines), lines
     assert all(f"{n} 1.5" in "\n".join(lines) for n in names), "a metric split apart"
