@@ -10,7 +10,9 @@ of ``warmup + steps`` batches, without a checkpoint, and times each of the last 
 Adam, beta2 = 0.01, does within a few dozen steps) still costs what it costs: the run stops
 there and the steps timed so far count. Trainings with the same modules and settings but for the
 seed (M2's draws of the labels) are timed once and counted once per run. HVI's and the planar
-flows' fits draw their own samples: ``train.Steps``, timed the same way.
+flows' fits draw their own samples: ``train.Steps``, timed the same way. Each part of a chapter
+trains on its own (``train(..., parts=[part])``), so that a part that needs another trained for
+real (M1+M2's M2 needs the codes of a trained M1) stops only itself.
 """
 
 from __future__ import annotations
@@ -125,12 +127,15 @@ def run(steps: int | None = None, slugs=None) -> dict:
         setup = module.Setup.at("paper")
         with timed_fits(steps, warmup) as runs:
             loaded = module.load_data(setup)
-            try:
-                module.train(setup, loaded, root=None)
-            except (ValueError, RuntimeError) as err:
-                # a later training needs an earlier one trained for real (M1+M2's M2 the
-                # codes M1 uses): the rows so far stand, the rest are not timed
-                print(f"{slug}: timed up to here; then {type(err).__name__}: {err}")
+            for part in module.PARTS:
+                try:
+                    module.train(setup, loaded, root=None, parts=[part])
+                except (ValueError, RuntimeError) as err:
+                    # a training that needs another trained for real (M1+M2's M2 the codes
+                    # that M1 uses): the rows so far stand, the rest of the part is not timed
+                    print(
+                        f"{slug} {part}: timed up to here; {type(err).__name__}: {err}"
+                    )
         for r in runs:
             timed = r["seconds"][warmup:] or r["seconds"]
             per_step = statistics.median(timed) if timed else float("nan")
