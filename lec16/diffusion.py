@@ -144,8 +144,10 @@ def sohl_dickstein_schedule(
     T: int, first_step: float = 1e-3, first_beta: float | None = None, device=None
 ) -> torch.Tensor:
     """The reference code's beta_1 ... beta_T (``generate_beta_arr``, its learned perturbation at 0):
-    beta_t = 1 / linspace(T, 2, T)_t, each step erasing a constant fraction of the variance left
-    (about 1/T of it is left at the end), kept in [1e-6, 1 - 1e-5], with ``first_step`` added to
+    beta_t = 1 / linspace(T, 2, T)_t, close to 1 / (T - t + 1), so that the signal's share
+    alpha-bar_t = prod (1 - beta_s) falls nearly linearly, about 1/T of the *original* variance per
+    step (the reference code's comment), to about 1/T at the end; beta_t rises from 1/T to 1/2.
+    Kept in [1e-6, 1 - 1e-5], with ``first_step`` added to
     beta_1 as the floor on the variance of the model's last step. ``first_beta``: beta_1 fixed to
     this small constant instead (the paper, section 2.4.1: "beta_1 was fixed to a small constant
     to prevent overfitting"), which lets the model resolve finer detail than beta_1 ~ 1/T would."""
@@ -508,10 +510,10 @@ def dense_net(
 ) -> ReverseNet:
     """The paper's MNIST network (Figure D.1, "for MNIST the dense pathway was used to the
     exclusion of the multi-scale convolutional pathway"; sizes and nonlinearity from the reference
-    code, whose dense pathway has ``n_layers_conv=4`` layers): ``depth`` layers of ``hidden`` units
-    on the whole image and a fourth to ``features_per_pixel`` outputs per pixel, every one followed
-    by a :func:`leaky_rectifier`, then one per-pixel layer of ``pixel_hidden`` units and a readout
-    over ``n_basis`` temporal bumps."""
+    code, whose dense pathway has ``n_layers_dense_lower=4`` layers): ``depth`` layers of
+    ``hidden`` units on the whole image and a fourth to ``features_per_pixel`` outputs per pixel,
+    every one followed by a :func:`leaky_rectifier`, then one per-pixel layer of
+    ``pixel_hidden`` units and a readout over ``n_basis`` temporal bumps."""
     for name, value in (
         ("dim", dim),
         ("hidden", hidden),

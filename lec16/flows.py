@@ -363,6 +363,18 @@ class NICE(nn.Module):
             )
         self.log_scale = nn.Parameter(torch.zeros(dim))
 
+    def freeze_couplings(self) -> NICE:
+        """Switch the couplings off: every m is set to 0 and frozen, so only the diagonal scaling
+        learns, and the model is a factorised logistic with a learned scale per coordinate (the
+        reference that isolates what the couplings add). Returns ``self``."""
+        for coupling in self.couplings:
+            last = coupling[-1]
+            with torch.no_grad():
+                last.weight.zero_()
+                last.bias.zero_()
+            coupling.requires_grad_(False)
+        return self
+
     def _halves(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(kept, changed) coordinates of coupling i: the partitions alternate."""
         return (self.even, self.odd) if i % 2 == 0 else (self.odd, self.even)

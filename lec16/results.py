@@ -70,7 +70,8 @@ class Estimate:
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """``value`` beats ``reference`` by more than ``margin`` (higher is better when ``higher``,
-    else lower). ``against`` names the reference (e.g. "the same network untrained")."""
+    else lower). ``against`` names the reference (e.g. "the same network untrained"). A
+    negative margin is a tolerance: "not worse than the reference by more than -margin"."""
 
     what: str
     value: float
@@ -89,8 +90,10 @@ class Claim:
 
     def __str__(self) -> str:
         unit = f" {self.unit}" if self.unit else ""
-        sign, op = ("+", ">") if self.higher else ("-", "<")
-        margin = f" {sign} {self.margin:g}" if self.margin else ""
+        op = ">" if self.higher else "<"
+        # the reference moves by the margin in the direction the value must go
+        shift = self.margin if self.higher else -self.margin
+        margin = f" {'+' if shift > 0 else '-'} {abs(shift):g}" if self.margin else ""
         verdict = "yes" if self.passes() else "NO"
         return (
             f"{self.what}: {self.value:.4g}{unit} {op} {self.reference:.4g}{margin} "

@@ -13,7 +13,8 @@ and training maximises the paper's eq. 9,
     J^alpha = sum_labelled L(x, y) + sum_unlabelled U(x) + alpha * E_labelled[log q(y | x)],
 
 with alpha = 0.1 N: the classifier only appears in U, so without the last term the labelled
-examples would never teach it. **M1** is a VAE (lec16.vae) trained on all images; **M1+M2** is M2
+examples would never teach it. Sign convention: here L and U *are* the bounds (maximised); the
+paper (and the chapter, which follows it) writes the bounds as -L and -U and minimises -J^alpha. **M1** is a VAE (lec16.vae) trained on all images; **M1+M2** is M2
 trained on M1's latent codes z1 ~ q(z1 | x) with a Gaussian p(z1 | y, z2), the slide's
 p(x, y, z1, z2) = p(y) p(z2) p(z1 | z2, y) p(x | z1).
 
@@ -328,12 +329,15 @@ def objective(
     n_labelled: int,
     n_unlabelled: int,
     alpha: float = 0.1,
+    unlabelled_term: bool = True,
 ) -> dict[str, torch.Tensor]:
     """The paper's eq. 9 divided by the data set size N = n_labelled + n_unlabelled, from one batch
     of each kind (the authors' weighting): (n_l mean L + n_u mean U) / N + alpha mean log q(y|x),
     i.e. the paper's alpha = 0.1 N on the expectation. Returns the terms, and ``loss`` = -that.
     Without unlabelled data (``x_unlabelled`` None, ``n_unlabelled`` 0) it is the fully supervised
-    M2 of the paper's figures."""
+    M2 of the paper's figures. ``unlabelled_term`` False drops n_u mean U and keeps everything
+    else, N included: the same M2 without what the unlabelled digits teach (the ablation that
+    isolates the paper's claim)."""
     if not isinstance(model, M2):
         raise ValueError(f"model must be a lec16.ssvae.M2, got {type(model).__name__}")
     checks.count("n_labelled", n_labelled)
@@ -357,8 +361,12 @@ def objective(
         "labelled_bound": model._bound(x_labelled.flatten(1), y_labelled, None).mean()
     }
     terms["log_q"] = -F.cross_entropy(model.classify(x_labelled), y_labelled)
+    if not isinstance(unlabelled_term, bool):
+        raise ValueError(
+            f"unlabelled_term must be True or False, got {unlabelled_term!r}"
+        )
     bound = n_labelled * terms["labelled_bound"]
-    if x_unlabelled is not None:
+    if x_unlabelled is not None and unlabelled_term:
         terms["unlabelled_bound"] = model.unlabelled_bound(x_unlabelled).mean()
         bound = bound + n_unlabelled * terms["unlabelled_bound"]
     bound = bound / (n_labelled + n_unlabelled)
@@ -400,10 +408,12 @@ def train_m2(
     transform=None,
     checkpoint=None,
     desc: str = "M2",
+    unlabelled_term: bool = True,
 ) -> train.History:
     """Maximise :func:`objective` with Adam: one `fit` over two streams (unlabelled batches set the
     epoch, labelled batches are cycled; ``unlabelled`` None trains on the labels alone, an epoch
-    being one pass over them). ``transform`` is applied to every batch of examples (dynamic
+    being one pass over them). ``unlabelled_term`` False trains the same steps without U(x)
+    (:func:`objective`): the ablation of the unlabelled data, step for step. ``transform`` is applied to every batch of examples (dynamic
     binarization for pixels, a fresh z1 ~ q(z1 | x) for M1's codes). The test error of q(y | x)
     is recorded after each epoch. Under torchrun each rank takes its slice of every unlabelled
     batch and the whole labelled batch (a few examples: the authors' schedule has 1 per step
@@ -447,7 +457,7 @@ def train_m2(
     n_unlabelled = 0 if unlabelled is None else len(unlabelled)
     loss = distributed.wrap_loss(
         lambda x_b, y_b, x_u: objective(
-            model, x_b, y_b, x_u, len(x_l), n_unlabelled, config.alpha
+            model, x_b, y_b, x_u, len(x_l), n_unlabelled, config.alpha, unlabelled_term
         ),
         model.parameters(),
     )
@@ -467,7 +477,9 @@ def train_m2(
         evaluate=lambda epoch: {"test_error": error_rate(model.classify, *test)},
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "n_labelled": len(x_l)},
+        # the ablation's identity differs; the full model's stays as it always was
+        config={"train": config, "n_labelled": len(x_l)}
+        | ({} if unlabelled_term else {"unlabelled_term": False}),
     )
 
 

@@ -203,9 +203,10 @@ class Steps:
 
 
 class Log:
-    """What :func:`fit` prints of a run: with ``bar``, a tqdm bar per epoch and a line per
-    epoch on stderr; without, a line every ``every`` epochs and at the end, on stdout, its
-    metrics wrapped to the book's 88 columns. Only rank 0 prints."""
+    """What :func:`fit` prints of a run, on stderr: with ``bar``, a tqdm bar and a line per
+    epoch; without, a line every ``every`` epochs and at the end, its metrics wrapped to the
+    book's 88 columns. Only rank 0 prints. Stderr, because a log is not a result: the notebooks
+    keep it, the book's pages leave it out (``nb_output_stderr: remove`` in _config.yml)."""
 
     def __init__(self, desc: str, epochs: int, bar: bool, every: int):
         self.desc, self.epochs, self.bar, self.every = desc, epochs, bar, every
@@ -249,7 +250,7 @@ class Log:
             line = f"{head} ({record['seconds']:.0f} s):" + "".join(
                 "\n    " + row.replace("\0", " ") for row in rows
             )
-        print(line, file=sys.stderr if self.bar else sys.stdout)
+        print(line, file=sys.stderr)
 
 
 def default_log(desc: str, epochs: int) -> Log:

@@ -14,7 +14,7 @@ from lec16.experiments import deep_belief_networks as experiment
 
 def test_the_setup_keeps_the_chapters_numbers(tmp_path):
     expected = {  # n_train, n_hidden, n_top, epochs per layer, n_betas
-        "smoke": (3000, 64, 784, 5, 1000),
+        "smoke": (10_000, 64, 784, 5, 1000),
         "default": (60_000, 500, 784, 6, 14_500),
         "paper": (60_000, 500, 2000, 100, 14_500),
     }
@@ -59,8 +59,12 @@ def test_train_and_score_a_tiny_dbn(tmp_path, n_top):
     (claim,) = score.claims()
     assert (claim.value, claim.reference, claim.margin) == (
         score.trained_bound,
-        score.base_bound,
-        5,
+        score.initial_bound,
+        -score.ais_spread(),
     )
+    assert 0 < score.ais_spread() < float("inf")
+    # a top layer that lowers the bound by more than AIS's spread fails the check
+    lowered = score.initial_bound - 2 * score.ais_spread()
+    assert not dataclasses.replace(score, trained_bound=lowered).passes()
     with pytest.raises(ValueError, match="part"):
         experiment.train(setup, data, root=tmp_path, parts=["top"])

@@ -72,9 +72,11 @@ def test_train_and_score_a_tiny_dbm(tmp_path):
     (claim,) = score.claims()
     assert (claim.value, claim.reference, claim.margin) == (
         score.dbm_bound,
-        score.base_log_lik,
-        10,
+        score.rbm_log_lik,
+        score.ais_spread(),
     )
+    # the ingredient removed: the DBM with W2 = 0 scores the RBM's log-likelihood, and fails
+    assert not dataclasses.replace(score, dbm_bound=score.identity_bound).passes()
     assert score.ais_samples.shape == (5, 784)
     score.record("deep_boltzmann_machines", tmp_path)
     with pytest.raises(ValueError, match="part"):

@@ -77,10 +77,19 @@ def test_the_parts_train_score_and_resume(tmp_path):
     assert setup.checkpoint("u4-nice", tmp_path).exists()
     trained.update(nf.train(setup, data, root=tmp_path, parts=["nice", "flow_vae"]))
     assert set(trained.flow_vaes) == {"K=0", "K=0, sampled KL", "K=2"}
-    for name in ("nice", "vae-k0", "vae-k0-sampled-kl", "vae-k2"):
+    for name in ("nice", "nice_no_couplings", "vae-k0", "vae-k0-sampled-kl", "vae-k2"):
         assert setup.checkpoint(name, tmp_path).exists(), name
+    # the reference NICE: couplings at zero and frozen by training, only the scale learned
+    for coupling in trained.nice_no_couplings.couplings:
+        assert not coupling[-1].weight.any() and not coupling[-1].bias.any()
+    assert trained.nice_no_couplings.log_scale.any()
     score = nf.score(setup, data, trained)
     assert len(score.claims()) == 16 + 1 + 3
+    nice_claim = next(c for c in score.claims() if c.what.startswith("NICE"))
+    assert nice_claim.reference == score.nice_no_couplings_ll
+    assert score.nice_gain.mean == pytest.approx(
+        score.nice_ll - score.nice_no_couplings_ll, rel=1e-3, abs=1e-2
+    )
     assert set(score.flow_vae_log_lik_gain) == {
         "K=0, sampled KL over K=0",
         "K=2 over K=0",

@@ -83,20 +83,49 @@ def test_train_and_score_on_a_few_digits(tmp_path):
     assert set(trained.histories) == {
         ("baseline", 20, 0),
         ("M2", 20, 0),
+        ("M2 without U", 20, 0),
         ("M1+M2", 20, 0),
+        ("M1+M2 without U", 20, 0),
     }
     assert set(trained.svms) == {(20, 0)} and set(trained.supervised) == {2, 50}
-    for name in ("m1", "baseline_N20_d0", "m2_N20_d0", "m1m2_N20_d0", "supervised_z2"):
+    for name in (
+        "m1",
+        "baseline_N20_d0",
+        "m2_N20_d0",
+        "m2_no_u_N20_d0",
+        "m1m2_N20_d0",
+        "m1m2_no_u_N20_d0",
+        "supervised_z2",
+    ):
         assert setup.checkpoint(name, tmp_path).exists(), name
+    # the ablation takes the same steps from the same start, without U(x)
+    full, ablation = (trained.histories[(k, 20, 0)] for k in ("M2", "M2 without U"))
+    assert "unlabelled_bound" in full.last and "unlabelled_bound" not in ablation.last
+    assert full["epoch"] == ablation["epoch"]
     score = semi_supervised.score(setup, data, trained)
-    assert list(score.test_error) == list(semi_supervised.MODELS)
+    assert list(score.test_error) == list(semi_supervised.ORDER)
     assert 0 < score.active_dims <= 50 and score.m1_epochs == 3
-    claims = score.claims()
-    assert len(claims) == 4 and {c.margin for c in claims} == {semi_supervised.MARGIN}
-    assert all(not c.higher and c.reference == score.untrained_error for c in claims)
+    (gain,) = score.without_u["M1+M2"][20]
+    errors = score.test_error
+    assert gain.mean == pytest.approx(
+        errors["M1+M2"][20][0] - errors["M1+M2 without U"][20][0], abs=1e-6
+    )
+    # at smoke the ablation is reported, not asserted; at default it is a claim
+    assert score.scale == "smoke" and len(score.claims()) == 2
+    claims = dataclasses.replace(score, scale="default").claims()
+    sanity = [c for c in claims if c.against.startswith("an untrained")]
+    assert len(sanity) == 2 and {c.margin for c in sanity} == {semi_supervised.MARGIN}
+    m2_claim, m1m2_claim = [c for c in claims if c not in sanity]
+    assert m2_claim.reference == errors["M2 without U"][20][0]
+    assert m1m2_claim.reference == errors["M1+M2 without U"][20][0]
+    assert m1m2_claim.margin == semi_supervised.ABLATION_SES * gain.se
+    assert all(not c.higher for c in claims)
     again = semi_supervised.train(setup, data, root=tmp_path, parts=["m2"])
-    assert list(again.histories) == [("M2", 20, 0)] and again.m1 is None
+    assert list(again.histories) == [("M2", 20, 0), ("M2 without U", 20, 0)]
+    assert again.m1 is None
     rescored = semi_supervised.score(setup, data, again)
-    assert rescored.test_error == {"M2": score.test_error["M2"]}
+    assert rescored.test_error == {
+        k: score.test_error[k] for k in ("M2", "M2 without U")
+    }
     with pytest.raises(ValueError, match="part"):
         semi_supervised.train(setup, data, root=tmp_path, parts=["m3"])

@@ -54,6 +54,11 @@ def test_train_and_score_on_a_few_digits(tmp_path):
     score = wake_sleep.score(setup, data, trained)
     assert list(score.lk) == parts and score.k == 3
     assert [c.margin for c in score.claims()] == [wake_sleep.MARGIN] * 2
+    # cross-model differences are paired over the same digits
+    assert list(score.lk_minus_vae) == ["helmholtz"]
+    assert score.lk_minus_vae["helmholtz"].mean == pytest.approx(
+        score.lk["helmholtz"].mean - score.lk["vae"].mean, abs=1e-4
+    )
     again = wake_sleep.train(setup, data, root=tmp_path, parts=parts)
     assert wake_sleep.score(setup, data, again).lk == score.lk
     with pytest.raises(ValueError, match="part"):

@@ -154,6 +154,13 @@ def test_notebook_files_sort_in_reading_order():
     assert [int(nb.stem[:2]) for nb in NOTEBOOKS] == list(range(len(NOTEBOOKS)))
 
 
+def test_every_sidebar_part_holds_at_least_two_pages():
+    """A part with one page is a heading over a link: merge it with its neighbour."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    single = [part["caption"] for part in toc["parts"] if len(part["chapters"]) < 2]
+    assert not single, f"parts with a single page: {single}"
+
+
 def test_every_chapter_has_its_experiment_module():
     from lec16 import experiments
 

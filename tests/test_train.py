@@ -482,7 +482,7 @@ def test_long_log_lines_wrap_their_metrics_to_the_book_column(capsys):
         modules={"m": model},
         log=train.Log("train", 1, bar=False, every=1),
     )
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().err.splitlines()
     assert len(lines) > 2 and all(len(line) <= 88 for line in lines), lines
     assert all(f"{n} 1.5" in "\n".join(lines) for n in names), "a metric split apart"
 

@@ -171,6 +171,8 @@ class Score(Result):
     k: int
     seconds: dict[str, float]
     """training seconds"""
+    lk_minus_vae: dict[str, Estimate] = dataclasses.field(default_factory=dict)
+    """each wake-sleep machine's L_k minus the VAE's, paired over the same test digits"""
 
     def claims(self) -> list[Claim]:
         return [
@@ -195,13 +197,19 @@ def score(setup: Setup, data: Data, trained: Trained) -> Score:
     """Each trained machine's test ELBO and L_k, and its untrained copy's L_k: per machine
     from ``torch.manual_seed(seed)``."""
     result = Score({}, {}, {}, setup.k_eval, {})
+    per_digit = {}
     for part, model in trained.models.items():
         torch.manual_seed(setup.seed)
         elbo, bound = iwae.bounds_by_k(model, data.x_test, (1, setup.k_eval))
+        per_digit[part] = bound
         untrained = iwae.bounds_by_k(
             trained.untrained[part], data.x_test, (min(setup.k_eval, UNTRAINED_K),)
         )[0]
         result.elbo[part], result.lk[part] = _estimate(elbo), _estimate(bound)
         result.untrained_lk[part] = untrained.mean().item()
         result.seconds[part] = trained.histories[part].last["seconds"]
+    if "vae" in per_digit:
+        for part, bound in per_digit.items():
+            if part != "vae":
+                result.lk_minus_vae[part] = _estimate(bound - per_digit["vae"])
     return result

@@ -1,5 +1,6 @@
-"""The diffusion chapter's experiment: its sizes at every scale, ``--epochs``, and its MNIST
-models trained, scored and resumed on tiny stand-ins for MNIST."""
+"""The diffusion chapters' experiments: the swiss roll's sizes, and the MNIST models' sizes at
+every scale, ``--epochs``, and the models trained, scored and resumed on tiny stand-ins for
+MNIST."""
 
 import dataclasses
 import json
@@ -8,12 +9,13 @@ import pytest
 import torch
 
 from lec16 import diffusion, evaluation
-from lec16.experiments import diffusion as experiment
+from lec16.experiments import diffusion as roll
+from lec16.experiments import diffusion_mnist as experiment
 
 
-def test_the_sizes_at_every_scale():
+def test_the_swiss_roll_sizes_at_every_scale():
     smoke, default, paper = (
-        experiment.Setup.at(s, seed=3) for s in ("smoke", "default", "paper")
+        roll.Setup.at(s, seed=3) for s in ("smoke", "default", "paper")
     )
     assert smoke.roll_config == diffusion.DiffusionConfig(
         epochs=60, batch_size=100, lr=1e-2, ema_decay=0.99, seed=3
@@ -21,6 +23,15 @@ def test_the_sizes_at_every_scale():
     assert [s.n_roll for s in (smoke, default, paper)] == [3000, 15_000, 15_000]
     assert [s.n_chain for s in (smoke, paper)] == [50_000, 200_000]
     assert [s.n_repeats for s in (smoke, paper)] == [200, 1000]
+    assert {s.roll_steps for s in (smoke, default, paper)} == {40}
+    assert default.with_epochs(3).roll_config.epochs == 3
+    assert default.slug == "diffusion"
+
+
+def test_the_sizes_at_every_scale():
+    smoke, default, paper = (
+        experiment.Setup.at(s, seed=3) for s in ("smoke", "default", "paper")
+    )
     assert [(s.steps, s.hidden, s.depth) for s in (smoke, default, paper)] == [
         (20, 100, 2),
         (200, 500, 3),
@@ -37,12 +48,11 @@ def test_the_sizes_at_every_scale():
         (10_000, 10_000, 1000),
     ]
     assert default.shown_times == [200, 150, 100, 50, 20, 0]
-    assert {s.roll_steps for s in (smoke, default, paper)} == {40}
+    assert default.slug == "diffusion_mnist"
 
 
 def test_epochs_change_every_training():
-    setup = experiment.Setup.at("default").with_epochs(3)
-    assert setup.config.epochs == setup.roll_config.epochs == 3
+    assert experiment.Setup.at("default").with_epochs(3).config.epochs == 3
 
 
 def test_the_paper_network_is_built_from_plain_sizes():
@@ -93,8 +103,17 @@ def test_the_models_train_score_and_resume(tmp_path):
     assert setup.checkpoint("epsilon", tmp_path).exists()
     score = experiment.score(setup, data, trained)
     assert len(score.claims()) == 3 * 2
+    # the references that isolate the claims: pi itself, and samples without structure
+    assert {c.reference for c in score.claims() if c.unit} == {score.null_bound}
+    assert experiment.INDEPENDENT in score.frechet
+    assert score.frechet[experiment.INDEPENDENT] != score.frechet[experiment.REAL]
+    broken = dataclasses.replace(
+        score, bound={n: experiment.Estimate(score.null_bound) for n in names}
+    )
+    assert not any(c.passes() for c in broken.claims() if c.unit)
     assert list(score.confident) == [
         experiment.REAL,
+        experiment.INDEPENDENT,
         names[0],
         f"{names[0]}, untrained",
         names[1],
@@ -105,8 +124,8 @@ def test_the_models_train_score_and_resume(tmp_path):
     again = experiment.train(setup, data, root=tmp_path)  # loaded, not retrained
     rescored = experiment.score(setup, data, again)
     assert rescored.bound == score.bound and rescored.inpainting == score.inpainting
-    score.record("diffusion", tmp_path / "metrics")
-    recorded = json.loads((tmp_path / "metrics" / "diffusion.json").read_text())
+    score.record("diffusion_mnist", tmp_path / "metrics")
+    recorded = json.loads((tmp_path / "metrics" / "diffusion_mnist.json").read_text())
     assert recorded["images"] == {} and len(recorded["claims"]) == 6
 
 
