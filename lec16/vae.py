@@ -354,11 +354,14 @@ def train_vae(
     checkpoint=None,
     desc: str = "vae",
     evaluate_samples: int = 1,
+    objective_name: str | None = None,
 ) -> train.History:
     """Maximise ``objective(model, x)`` (default: the model's own bound) over ``x_train``, with the
     test bound (``evaluate_samples`` samples) after each epoch. Data stay on their device; with
     ``dynamic_binarization`` each batch is a fresh Bernoulli draw of the intensities.
-    Returns the history, with ``examples_seen`` per epoch.
+    Returns the history, with ``examples_seen`` per epoch. A custom ``objective`` is part of
+    the run's identity, by ``objective_name`` (default: the function's name), so that a
+    checkpoint trained on another objective is refused rather than resumed.
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -369,6 +372,12 @@ def train_vae(
         model, x_train, "x_train", binary=not config.dynamic_binarization, hint=hint
     )
     _check_data(model, x_test, "x_test", binary=True, hint=hint)
+    # named before compile_if_cuda wraps it, so that the identity is the same on every device
+    custom = (
+        None
+        if objective is None
+        else objective_name or getattr(objective, "__name__", "")
+    )
     objective = train.compile_if_cuda(
         objective or (lambda m, x: m(x, config.n_samples)),
         config.compiled,
@@ -409,7 +418,8 @@ def train_vae(
         evaluate=evaluate,
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "n_train": len(x_train)},
+        config={"train": config, "n_train": len(x_train)}
+        | ({} if custom is None else {"objective": custom}),
     )
 
 

@@ -173,3 +173,30 @@ def test_training_refuses_data_the_likelihood_cannot_score():
         vae.train_vae(model, grey, grey, vae.TrainConfig(epochs=1))
     with pytest.raises(ValueError, match=r"x_train must hold intensities in \[0, 1\]"):
         vae.train_vae(model, grey * 255, torch.ones(10, 4), vae.TrainConfig(epochs=1))
+
+
+def test_a_checkpoint_of_another_objective_is_refused(tmp_path):
+    """The objective is part of a run's identity: a VAE k=5 run never resumes as an IWAE."""
+    from lec16 import checkpoints, iwae
+
+    torch.manual_seed(0)
+    model = vae.VAE(vae.VAEConfig(x_dim=20, hidden=8, latent=2))
+    x = torch.bernoulli(torch.full((40, 20), 0.5))
+    config = vae.TrainConfig(epochs=1, batch_size=20)
+    path = tmp_path / "run.pt"
+
+    def train(kind):
+        return vae.train_vae(
+            model,
+            x,
+            x[:10],
+            config,
+            objective=lambda m, xb: iwae.objective(m, xb, 5, kind),
+            objective_name=f"{kind} k=5",
+            checkpoint=path,
+        )
+
+    train("vae")
+    train("vae")  # the same objective resumes
+    with pytest.raises(checkpoints.CheckpointError, match="objective"):
+        train("iwae")

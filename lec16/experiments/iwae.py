@@ -131,6 +131,7 @@ def train(setup: Setup, data: Data, root=None, parts=None) -> Trained:
             data.x_test_bin[: setup.n_test_monitor],
             setup.config,
             objective=lambda m, x, k=k, kind=kind: iwae.objective(m, x, k, kind),
+            objective_name=f"{kind} k={k}",
             checkpoint=setup.checkpoint(name, root),
             desc=f"{kind.upper()} k={k}",
         )
