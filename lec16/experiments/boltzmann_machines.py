@@ -56,6 +56,13 @@ def layer_config(scale: str, seed: int = 0) -> rbm.RBMConfig:
     )
 
 
+def ais_spread(log_z) -> float:
+    """How far AIS's uncertainty could move a comparison of quantities that use these log Z
+    estimates, in nats: the sum of their upper half-widths (3 SE of the weights; the lower one
+    is unbounded when 3 SE exceed the mean weight). ``log_z``: name -> [log Z, low, high]."""
+    return sum(high - value for value, _, high in log_z.values())
+
+
 def ais_n_betas(scale: str) -> int:
     """The intermediate distributions of AIS at ``scale`` in the Boltzmann machines' chapters:
     Salakhutdinov & Murray's 14,500, but 1,000 at ``smoke``."""

@@ -143,10 +143,8 @@ class Score(Result):
     """training seconds of the bottom and top RBMs"""
 
     def ais_spread(self) -> float:
-        """How far AIS's uncertainty could move the comparison of the two bounds, in nats: the
-        upper half-widths (3 SE of the weights) of the bottom's and the top's log Z (the lower
-        one is unbounded when 3 SE exceed the mean weight)."""
-        return sum(high - log_z for log_z, _, high in self.log_z.values())
+        """AIS's spread of the bottom's and the top's log Z (:func:`boltzmann_machines.ais_spread`)."""
+        return boltzmann_machines.ais_spread(self.log_z)
 
     def claims(self) -> list[Claim]:
         # The greedy step's guarantee: training the top RBM, started as the transposed bottom,

@@ -166,10 +166,8 @@ class Score(Result):
     """the DBM's AIS final states: its (approximate) draws (images, not recorded)"""
 
     def ais_spread(self) -> float:
-        """How far AIS's uncertainty could move the comparison, in nats: the upper half-widths
-        (3 SE of the weights) of the RBM's and the DBM's log Z (the lower one is unbounded when
-        3 SE exceed the mean weight)."""
-        return sum(high - log_z for log_z, _, high in self.log_z.values())
+        """AIS's spread of the RBM's and the DBM's log Z (:func:`boltzmann_machines.ais_spread`)."""
+        return boltzmann_machines.ais_spread(self.log_z)
 
     def claims(self) -> list[Claim]:
         # The chapter's ingredient is the second layer trained jointly: without it (W2 = 0)
