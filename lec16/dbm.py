@@ -51,6 +51,7 @@ __all__ = [
     "DBMConfig",
     "FantasyParticles",
     "ais_log_partition",
+    "ais_log_likelihood",
     "ais_log_weights",
     "contrastive_loss",
     "from_rbm",
@@ -389,6 +390,49 @@ def ais_log_partition(
     """log Z of the DBM by :func:`ais_log_weights`, summarised as for the RBM
     (:func:`lec16.rbm.summarize_ais`: log of the mean weight, mean -/+ 3 standard errors)."""
     return rbm.summarize_ais(*ais_log_weights(model, n_chains, n_betas, base_bias))
+
+
+@torch.no_grad()
+def ais_log_likelihood(
+    model: DBM,
+    x: torch.Tensor,
+    log_partition: float,
+    n_chains: int = 16,
+    n_betas: int = 1000,
+    steps: int = 30,
+) -> torch.Tensor:
+    """log p(v) per row of ``x`` (binary) by AIS on the posterior, as Salakhutdinov & Hinton
+    estimate it for their test digits: with v clamped, Z(v) = sum_{h1, h2} exp(-E(v, h1, h2))
+    is the partition function of an RBM between h1 and h2, so AIS runs on h1 (h2 summed out)
+    from a factorised base at the mean-field posterior q(h1 | v) to it, ``n_chains`` runs per
+    digit through ``n_betas`` temperatures (:func:`lec16.rbm.ais_betas`). Then log p(v) =
+    b^T v + log Z(v) - ``log_partition`` (log Z, e.g. by :func:`ais_log_partition`). The
+    estimate of log Z(v) is biased low, by about half its weights' relative variance; the
+    mean-field bound is a deterministic lower bound on the same quantity."""
+    check_instance("model", model, DBM)
+    x = model.visible(x, "x", values=checks.binary)
+    check_log_partition("log_partition", log_partition)
+    check_positive("n_chains", n_chains, integer=True)
+    W1, W2 = model.weight1, model.weight2
+    b, c1, c2 = model.visible_bias, model.hidden1_bias, model.hidden2_bias
+    betas = rbm.ais_betas(n_betas, device=b.device).to(b.dtype)
+    mu1, _ = model._mean_field(x, steps)
+    base = torch.logit(mu1.clamp(1e-3, 1 - 1e-3)).unsqueeze(1)  # (n, 1, H1)
+    clamped = (x @ W1 + c1).unsqueeze(1)  # h1's input from the clamped v, (n, 1, H1)
+    log_z_base = F.softplus(base).sum((1, 2)).double() + len(c2) * math.log(2)
+    h1 = torch.bernoulli(torch.sigmoid(base).expand(-1, n_chains, -1).contiguous())
+    log_w = torch.zeros(len(x), n_chains, dtype=torch.float64, device=b.device)
+    for previous, beta in zip(betas[:-1], betas[1:]):
+        up = (h1 @ W2 + c2).double()  # what h1 sends to h2
+        log_w += (beta - previous).double() * ((clamped - base) * h1).sum(-1).double()
+        log_w += (F.softplus(beta * up) - F.softplus(previous * up)).sum(-1)
+        # one Gibbs sweep that leaves p_beta(h1, h2 | v) invariant: h2, then h1
+        h2 = torch.bernoulli(torch.sigmoid(beta * up.to(b.dtype)))
+        h1 = torch.bernoulli(
+            torch.sigmoid((1 - beta) * base + beta * (clamped + h2 @ W2.T))
+        )
+    log_z_v = log_z_base + torch.logsumexp(log_w, 1) - math.log(n_chains)
+    return (x @ b).double() + log_z_v - float(log_partition)
 
 
 # --- Training: mean-field data statistics, persistent chains for the model's -----------------

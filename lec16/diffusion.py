@@ -53,6 +53,8 @@ __all__ = [
     "TimeSampler",
     "DiffusionModel",
     "trajectory_log_ratio",
+    "trajectory_log_ratios",
+    "importance_log_likelihood",
     "Rescaling",
     "swiss_roll",
     "swiss_roll_log_density",
@@ -864,6 +866,43 @@ def trajectory_log_ratio(model: DiffusionModel, x0: torch.Tensor) -> torch.Tenso
     b1 = diffusion.betas[0]
     last = D.Normal((1 - b1).sqrt() * states[1], b1.sqrt())
     return log_ratio + last.log_prob(states[0]).sum(1)
+
+
+def trajectory_log_ratios(
+    model: DiffusionModel, x0: torch.Tensor, n_trajectories: int, batch_size: int = 4096
+) -> torch.Tensor:
+    """:func:`trajectory_log_ratio` along ``n_trajectories`` forward trajectories of every
+    example, shape (n, n_trajectories); ``batch_size`` trajectories run at once."""
+    if not isinstance(model, DiffusionModel):
+        raise ValueError(
+            f"model must be a DiffusionModel, got a {type(model).__name__}"
+        )
+    checks.tensor("x0", x0, min_dim=2)
+    check_positive("n_trajectories", n_trajectories, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    per_batch = max(1, batch_size // n_trajectories)
+    with torch.no_grad():
+        return torch.cat(
+            [
+                trajectory_log_ratio(
+                    model, xb.repeat_interleave(n_trajectories, 0)
+                ).view(len(xb), n_trajectories)
+                for xb in x0.split(per_batch)
+            ]
+        )
+
+
+def importance_log_likelihood(
+    model: DiffusionModel, x0: torch.Tensor, n_trajectories: int, batch_size: int = 4096
+) -> torch.Tensor:
+    """Per example, log (1/M) sum_m p(x_0 ... x_T) / q(x_1 ... x_T | x_0) over M =
+    ``n_trajectories`` forward trajectories (:func:`trajectory_log_ratios`): the paper's
+    likelihood by importance sampling with the forward trajectory as the proposal (section 2.2,
+    eq. 9; the slides' "annealed importance sampling"). Its expectation is a lower bound on
+    log p(x_0) that rises with M towards it (as IWAE's L_k does); the mean of the same log
+    ratios estimates K."""
+    ratios = trajectory_log_ratios(model, x0, n_trajectories, batch_size)
+    return torch.logsumexp(ratios, 1) - math.log(n_trajectories)
 
 
 @dataclasses.dataclass(frozen=True)

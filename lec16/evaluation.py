@@ -29,6 +29,7 @@ __all__ = [
     "parzen_log_likelihood",
     "select_parzen_sigma",
     "error_rate",
+    "misclassified",
     "MnistFeatureNet",
     "feature_net",
     "as_mnist_images",
@@ -102,13 +103,15 @@ def select_parzen_sigma(
 
 
 @torch.no_grad()
-def error_rate(
+def misclassified(
     logits: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
     batch_size: int = 2000,
-) -> float:
-    """Error (%) of a classifier (``logits``: a network, or e.g. ``model.classify``) on (x, y).
+) -> torch.Tensor:
+    """Per example of (x, y), 1.0 where a classifier (``logits``: a network, or e.g.
+    ``model.classify``) gets it wrong (its argmax is not the label), else 0.0: what paired
+    comparisons of two classifiers on the same examples need.
 
     ``y``: one class index per example (a 1-D integer tensor, not one-hot), each below the
     number of scores ``logits`` returns per example, on the device of those scores."""
@@ -141,11 +144,23 @@ def error_rate(
                 )
         return out
 
-    wrong = sum(
-        (scores(i).argmax(-1) != y[i : i + batch_size]).sum()
-        for i in range(0, len(x), batch_size)
-    )
-    return 100.0 * float(wrong) / len(x)
+    with torch.no_grad():
+        return torch.cat(
+            [
+                (scores(i).argmax(-1) != y[i : i + batch_size]).double()
+                for i in range(0, len(x), batch_size)
+            ]
+        )
+
+
+def error_rate(
+    logits: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 2000,
+) -> float:
+    """Error (%) of a classifier on (x, y): the mean of :func:`misclassified`."""
+    return 100.0 * misclassified(logits, x, y, batch_size).mean().item()
 
 
 class MnistFeatureNet(nn.Module):

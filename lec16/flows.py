@@ -11,6 +11,7 @@ example, from a closed form (the tests compare each with autograd's Jacobian).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,10 @@ __all__ = [
     "ENVELOPE",
     "enveloped_energy",
     "grid_log_partition",
+    "FIT_FAMILIES",
     "energy_fit_model",
+    "blockwise",
+    "Seeds",
     "dequantize",
     "bits_per_dim",
     "NiceConfig",
@@ -291,8 +295,15 @@ class FlowDistribution(nn.Module):
         self.base, self.flow = base, flow
 
     def rsample_with_log_prob(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.push(self.noise(n))
+
+    def noise(self, n: int) -> torch.Tensor:
+        """``n`` draws z_0 of the base distribution."""
         check_positive("n", n, integer=True)
-        z0 = self.base.rsample((n,))
+        return self.base.rsample((n,))
+
+    def push(self, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z_K = f(z_0) and log q_K(z_K) for base draws ``z0`` (what :class:`Seeds` maps over)."""
         log_q0 = self.base.log_prob(z0)
         if log_q0.ndim == 2:  # a factorised base without Independent
             log_q0 = log_q0.sum(-1)
@@ -362,6 +373,7 @@ class NICE(nn.Module):
                 nn.Sequential(*layers, nn.Linear(hidden, len(changed)))
             )
         self.log_scale = nn.Parameter(torch.zeros(dim))
+        self.couplings_frozen = False
 
     def freeze_couplings(self) -> NICE:
         """Switch the couplings off: every m is set to 0 and frozen, so only the diagonal scaling
@@ -373,6 +385,7 @@ class NICE(nn.Module):
                 last.weight.zero_()
                 last.bias.zero_()
             coupling.requires_grad_(False)
+        self.couplings_frozen = True
         return self
 
     def _halves(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -415,13 +428,88 @@ class NICE(nn.Module):
 
     def rsample_with_log_prob(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """x = f^{-1}(h) with h ~ p_H, and log p(x) = log p_H(h) + sum_d s_d (reparametrized)."""
+        return self.push(self.noise(n))
+
+    def noise(self, n: int) -> torch.Tensor:
+        """``n`` draws h of the prior."""
         check_positive("n", n, integer=True)
-        h = self.prior().rsample((n, self.dim))
+        return self.prior().rsample((n, self.dim))
+
+    def push(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x = f^{-1}(h) and log p(x) for prior draws ``h`` (what :class:`Seeds` maps over)."""
         return self.inverse(h), self.prior().log_prob(h).sum(-1) + self.log_scale.sum()
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         return self.rsample_with_log_prob(n)[0]
+
+
+class _Pushed(nn.Module):
+    """A density model whose ``forward`` is its ``push`` (``torch.func.functional_call`` calls
+    ``forward``)."""
+
+    def __init__(self, q: nn.Module):
+        super().__init__()
+        self.q = q
+
+    def forward(self, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.q.push(noise)
+
+
+class Seeds(nn.Module):
+    """Copies of one density model (a :class:`FlowDistribution` or a :class:`NICE`), one per
+    seed, trained as one: their parameters are stacked on a leading axis and every draw is mapped
+    over it with ``torch.func.vmap``. Small 2-D models spend their steps on per-operation
+    overhead, so three seeds cost about twice one fit, not three times.
+
+    ``rsample_with_log_prob(n)`` returns points (R, n, d) and log-densities (R, n), each seed's
+    from its own draws; :meth:`unstack` writes each seed's parameters back into its model.
+    """
+
+    def __init__(self, models):
+        super().__init__()
+        models = list(models) if isinstance(models, (list, tuple)) else [models]
+        if not all(callable(getattr(m, "push", None)) for m in models):
+            raise ValueError(
+                "Seeds needs a list of density models with push(noise) (FlowDistribution or "
+                f"NICE), got {[type(m).__name__ for m in models]}"
+            )
+        shapes = {
+            tuple((k, v.shape) for k, v in m.state_dict().items()) for m in models
+        }
+        if len(shapes) != 1:
+            raise ValueError("Seeds needs copies of one model: their parameters differ")
+        # plain tuples: the models are not submodules, their stacked parameters are
+        self._pushed = tuple(_Pushed(m) for m in models)
+        params, _ = torch.func.stack_module_state(list(self._pushed))
+        self._names = tuple(params)
+        self.stacked = nn.ParameterList(params.values())
+        self._skeleton = (copy.deepcopy(self._pushed[0]),)
+        self._shared_buffers = dict(
+            self._pushed[0].named_buffers()
+        )  # equal in every seed
+
+    def __len__(self) -> int:
+        return len(self._pushed)
+
+    def rsample_with_log_prob(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        noise = torch.stack([pushed.q.noise(n) for pushed in self._pushed])
+        skeleton = self._skeleton[0]
+
+        def push(params, noise):
+            return torch.func.functional_call(
+                skeleton, (params, self._shared_buffers), (noise,)
+            )
+
+        return torch.func.vmap(push)(dict(zip(self._names, self.stacked)), noise)
+
+    @torch.no_grad()
+    def unstack(self) -> list[nn.Module]:
+        """Each seed's model, with its trained parameters."""
+        for i, pushed in enumerate(self._pushed):
+            for name, stacked in zip(self._names, self.stacked):
+                pushed.get_parameter(name).copy_(stacked[i])
+        return [pushed.q for pushed in self._pushed]
 
 
 def energy(name: str, z: torch.Tensor) -> torch.Tensor:
@@ -472,7 +560,8 @@ def free_energy(
     beta: float = 1.0,
 ) -> torch.Tensor:
     """F = E_q[log q(z) + beta U(z)] from ``n`` reparametrized samples of ``q`` (anything with
-    ``rsample_with_log_prob``); at beta = 1, F = KL(q || p) - log Z, with p = exp(-U) / Z.
+    ``rsample_with_log_prob``; one F per seed of a :class:`Seeds`); at beta = 1,
+    F = KL(q || p) - log Z, with p = exp(-U) / Z.
     ``energy_fn`` must return one energy per sample, shape (n,)."""
     _check_rsample_with_log_prob("q", q)
     _check_callable("energy_fn", energy_fn)
@@ -487,16 +576,17 @@ def free_energy(
             f"beta must be a finite number >= 0 (the inverse temperature), got {beta!r}"
         )
     z, log_q = q.rsample_with_log_prob(n)
-    energies = energy_fn(z)
-    if not isinstance(energies, torch.Tensor) or energies.shape != log_q.shape:
+    points = z.reshape(-1, z.shape[-1])  # the seeds' draws of a Seeds in one batch
+    energies = energy_fn(points)
+    if not isinstance(energies, torch.Tensor) or energies.shape != points.shape[:1]:
         shape = (
             tuple(energies.shape) if isinstance(energies, torch.Tensor) else energies
         )
         raise ValueError(
-            f"energy_fn must return one energy per sample, shape {tuple(log_q.shape)}, got "
-            f"{shape}: reduce over the coordinates (e.g. .sum(-1)), not over the samples"
+            f"energy_fn must return one energy per sample, shape {tuple(points.shape[:1])}, "
+            f"got {shape}: reduce over the coordinates (e.g. .sum(-1)), not over the samples"
         )
-    return (log_q + beta * energies).mean()
+    return (log_q + beta * energies.reshape(log_q.shape)).mean(-1)
 
 
 @dataclass(frozen=True)
@@ -570,7 +660,7 @@ def fit_to_energy(
 
     def step(t):
         beta = min(1.0, 0.01 + t / config.anneal_steps)
-        loss = annealed_free_energy(beta)
+        loss = annealed_free_energy(beta).sum()  # the seeds' gradients are their own
         train.optimizer_step(optimizer, loss)
         return {"loss": loss}
 
@@ -580,13 +670,41 @@ def fit_to_energy(
         config.steps // config.steps_per_epoch,
         modules={"q": q},
         optimizers={"opt": optimizer},
-        evaluate=lambda epoch: {
-            "free_energy": free_energy(q, energy_fn, config.eval_samples)
-        },
+        evaluate=lambda epoch: _free_energies(
+            free_energy(q, energy_fn, config.eval_samples)
+        ),
         checkpoint=checkpoint,
         desc=desc,
         config={"fit": config},
     )
+
+
+def _free_energies(f: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A fit's record: ``free_energy``, and for a :class:`Seeds` each seed's, ``free_energy_i``,
+    and ``free_energy`` their mean."""
+    if f.ndim == 0:
+        return {"free_energy": f}
+    return {"free_energy": f.mean(), **{f"free_energy_{i}": v for i, v in enumerate(f)}}
+
+
+def blockwise(
+    energy_fns: list[Callable[[torch.Tensor], torch.Tensor]],
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """One energy function of many: the points are split into ``len(energy_fns)`` equal
+    consecutive blocks and block i gets energy i. For a :class:`Seeds` of models fitted to
+    different targets, replicas ``i * m`` to ``(i + 1) * m - 1`` fit target i."""
+    for fn in energy_fns:
+        _check_callable("each energy function", fn)
+
+    def energy_fn(z: torch.Tensor) -> torch.Tensor:
+        if len(z) % len(energy_fns):
+            raise ValueError(
+                f"{len(z)} points do not split into {len(energy_fns)} equal blocks"
+            )
+        blocks = z.chunk(len(energy_fns))
+        return torch.cat([fn(block) for fn, block in zip(energy_fns, blocks)])
+
+    return energy_fn
 
 
 # the standard deviation of the chapter's Gaussian envelope in z1 for U2, U3, U4
@@ -624,19 +742,23 @@ def grid_log_partition(
     return (torch.logsumexp(-energy_fn(grid), 0) + cell).item()
 
 
-def energy_fit_model(kind: int | str, device=None) -> nn.Module:
-    """One of the chapter's fitted densities: ``kind`` planar flows on N(0, I) in 2-D, or
-    ``"NICE"``, four couplings of one 16-unit layer with a Gaussian prior (torch's generator)."""
-    if kind != "NICE" and (
-        isinstance(kind, bool) or not isinstance(kind, int) or kind < 0
-    ):
-        raise ValueError(
-            f"kind must be a number of planar flows (an int >= 0) or 'NICE', got {kind!r}"
-        )
-    if kind == "NICE":
-        return NICE(2, n_couplings=4, hidden=16, depth=1, prior="gaussian").to(device)
+FIT_FAMILIES = ("planar", "radial", "NICE")
+
+
+def energy_fit_model(family: str, k: int, device=None) -> nn.Module:
+    """One of the chapter's fitted densities in 2-D (torch's generator): ``k`` planar or radial
+    flows on N(0, I) (Rezende & Mohamed's section 6.1), or a NICE of ``k`` additive couplings of
+    one 16-unit layer with a Gaussian prior (their "NICE" columns of Figure 3)."""
+    check_choice("family", family, FIT_FAMILIES)
+    check_positive("k", k, integer=True)
+    if family == "NICE":
+        return NICE(2, n_couplings=k, hidden=16, depth=1, prior="gaussian").to(device)
     base = D.Independent(D.Normal(torch.zeros(2, device=device), 1.0), 1)
-    return FlowDistribution(base, planar_flow(2, kind).to(device))
+    if family == "planar":
+        flow = planar_flow(2, k)
+    else:
+        flow = Flow(RadialFlow(2) for _ in range(k))
+    return FlowDistribution(base, flow.to(device))
 
 
 # --- NICE on MNIST (Dinh et al. 2015, section 5.1) --------------------------------------------
@@ -777,7 +899,9 @@ def train_nice(
         },
         checkpoint=checkpoint,
         desc=desc,
-        config={"train": config, "n_train": len(x_train)},
+        # a NICE with its couplings off is another model: never resumed from a NICE's run
+        config={"train": config, "n_train": len(x_train)}
+        | ({"couplings": "frozen at zero"} if model.couplings_frozen else {}),
     )
 
 

@@ -710,12 +710,12 @@ def train_gan(
         train.optimizer_step(opt_g, loss_g)
         return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g}
 
-    snapshots: list[torch.Tensor] = []
+    snapshots = train.Snapshots()  # checkpointed: a resumed run keeps every epoch's
 
     def on_epoch_end(epoch):
         metrics = dict(evaluate(epoch)) if evaluate is not None else {}
         if sample_every_epoch is not None:
-            snapshots.append(generator(sample_every_epoch).cpu())
+            snapshots.append(generator(sample_every_epoch))
         return metrics
 
     history = train.fit(
@@ -724,10 +724,11 @@ def train_gan(
         config.epochs,
         modules={"generator": parallel_g, "discriminator": parallel_d},
         optimizers={"g": opt_g, "d": opt_d},
+        hooks={"snapshots": snapshots} if sample_every_epoch is not None else None,
         evaluate=on_epoch_end,
         checkpoint=checkpoint,
         desc=desc,
         config={"gan": config, "n": len(x_train)},
     )
-    history.samples = snapshots
+    history.samples = snapshots.images
     return history

@@ -43,6 +43,7 @@ __all__ = [
     "NonFiniteLossError",
     "Interrupted",
     "History",
+    "Snapshots",
     "optimizer_step",
     "warmup",
     "EMA",
@@ -67,8 +68,8 @@ class Interrupted(KeyboardInterrupt):
 class History:
     """Per-epoch records, e.g. ``{"epoch": 3, "loss": 97.2, "test_elbo": -99.1, "seconds": 41.0,
     "processes": 1}``,
-    and ``samples``: images a trainer drew after each epoch of this call (``train_gan``'s
-    fixed-latent snapshots), which are not checkpointed."""
+    and ``samples``: images a trainer drew after each epoch (``train_gan``'s fixed-latent
+    snapshots, checkpointed through :class:`Snapshots`)."""
 
     def __init__(
         self,
@@ -95,6 +96,27 @@ class History:
 
     def __repr__(self) -> str:
         return f"History({len(self)} epochs, last={self.last})"
+
+
+class Snapshots:
+    """What a trainer draws after each epoch (``train_gan``'s images of fixed latents), kept in
+    the checkpoint: pass it to :func:`fit` among the ``hooks``, and a resumed run still has
+    every epoch's images. Hooks are called after every step; calling this one does nothing."""
+
+    def __init__(self):
+        self.images: list[torch.Tensor] = []
+
+    def __call__(self) -> None:
+        pass
+
+    def append(self, images: torch.Tensor) -> None:
+        self.images.append(images.detach().cpu())
+
+    def state_dict(self) -> dict[str, list[torch.Tensor]]:
+        return {"images": list(self.images)}
+
+    def load_state_dict(self, state: Mapping[str, list[torch.Tensor]]) -> None:
+        self.images = list(state["images"])
 
 
 # --- The optimizer step and per-step hooks ---------------------------------------------------

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 LATENTS = ("bernoulli", "gaussian")
-RULES = ("wake-sleep", "elbo")
+RULES = ("wake-sleep", "wake", "elbo")
 MAX_ENUMERATED_HIDDEN = 20
 
 
@@ -300,7 +300,9 @@ def exact_log_likelihood(model: HelmholtzMachine, x: torch.Tensor) -> torch.Tens
 @dataclasses.dataclass(frozen=True)
 class WakeSleepConfig:
     """``rule`` "wake-sleep" takes per batch a wake step (Adam on the generative parameters)
-    and a sleep step on as many dreams (Adam on the recognition ones); "elbo" (Gaussian
+    and a sleep step on as many dreams (Adam on the recognition ones); "wake" the wake step
+    alone, its recognition model left as initialised (the reference that isolates the sleep
+    phase); "elbo" (Gaussian
     latents) takes one Adam step on the reparametrized ELBO, as the VAE. The test ELBO (one
     draw per digit) is recorded after each epoch."""
 
@@ -374,6 +376,8 @@ def train_helmholtz(
         def step(batch):
             wake = wake_loss(batch[0])
             train.optimizer_step(optimizers["wake"], wake)
+            if config.rule == "wake":  # the sleep phase removed: q stays as initialised
+                return {"loss": wake}
             sleep = sleep_loss(len(batch[0]))
             train.optimizer_step(optimizers["sleep"], sleep)
             return {"loss": wake, "sleep": sleep}

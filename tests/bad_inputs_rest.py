@@ -169,9 +169,27 @@ CASES = [
     ),
     (
         "energy_fit_model('nice')",
-        lambda: flows.energy_fit_model("nice"),
+        lambda: flows.energy_fit_model("nice", 2),
         ValueError,
-        r"kind must be a number of planar flows \(an int >= 0\) or 'NICE', got 'nice'",
+        r"family='nice' is not valid; choose one of: 'planar', 'radial', 'NICE'",
+    ),
+    (
+        "Seeds of a planar flow and a NICE",
+        lambda: flows.Seeds([_planar_q(), _nice(2)]),
+        ValueError,
+        r"Seeds needs copies of one model: their parameters differ",
+    ),
+    (
+        "blockwise energies of 5 points in 2 blocks",
+        lambda: flows.blockwise([_quadratic, _quadratic])(_rand(5, 2)),
+        ValueError,
+        r"5 points do not split into 2 equal blocks",
+    ),
+    (
+        "importance_log_likelihood with no trajectories",
+        lambda: diffusion.importance_log_likelihood(_diffusion_model(), _rand(3, 2), 0),
+        ValueError,
+        r"n_trajectories must be a positive int, got 0",
     ),
     (
         "bits_per_dim of 0 dimensions",

@@ -1036,7 +1036,7 @@ CASES = [
         "WakeSleepConfig with an unknown rule",
         lambda: wake_sleep.WakeSleepConfig(rule="sleep-wake"),
         ValueError,
-        r"rule=.sleep-wake. is not valid; choose one of: .wake-sleep., .elbo.",
+        r"rule=.sleep-wake. is not valid; choose one of: .wake-sleep., .wake., .elbo.",
     ),
     (
         "a Helmholtz machine given images of another size",

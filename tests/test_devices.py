@@ -457,6 +457,9 @@ CASES = {
     ),
     "flow_vae.FlowVAE": lambda dev: _flow_vae_outputs(dev),
     "evaluation.mmd": lambda dev: evaluation.mmd(_on(dev, 4, 2), _on(dev, 5, 2)),
+    "evaluation.misclassified": lambda dev: evaluation.misclassified(
+        torch.nn.Linear(3, 4).to(dev), _on(dev, 5, 3), torch.arange(5, device=dev) % 4
+    ),
     # diffusion
     "diffusion.GaussianDiffusion": _diffusion_outputs,
     "diffusion.DiffusionModel": _inpainting_outputs,
@@ -494,6 +497,12 @@ CASES = {
     "diffusion.leaky_rectifier": lambda dev: diffusion.leaky_rectifier()(_on(dev, 3)),
     "diffusion.trajectory_log_ratio": lambda dev: diffusion.trajectory_log_ratio(
         _diffusion_model(dev), _on(dev, 3, 6)
+    ),
+    "diffusion.trajectory_log_ratios": lambda dev: diffusion.trajectory_log_ratios(
+        _diffusion_model(dev), _on(dev, 3, 6), 2
+    ),
+    "diffusion.importance_log_likelihood": lambda dev: (
+        diffusion.importance_log_likelihood(_diffusion_model(dev), _on(dev, 3, 6), 2)
     ),
     "diffusion.mean_bound": lambda dev: diffusion.mean_bound(
         _diffusion_model(dev), _on(dev, 5, 6), 2, batch_size=2
@@ -541,6 +550,9 @@ CASES = {
     "dbm.from_rbm": lambda dev: dbm.from_rbm(_tiny_rbm(dev), 2).weight2,
     "dbm.ais_log_weights": lambda dev: dbm.ais_log_weights(
         _tiny_dbm(dev), 4, 10, _on(dev, 6)
+    ),
+    "dbm.ais_log_likelihood": lambda dev: dbm.ais_log_likelihood(
+        _tiny_dbm(dev), _on(dev, 3, 6, binary=True), 1.0, 2, 10
     ),
     "dbm.FantasyParticles": lambda dev: list(
         dbm.FantasyParticles(_on(dev, 3, 6), _on(dev, 3, 3)).buffers()
@@ -590,8 +602,15 @@ CASES = {
     "dbn.initial_top": _dbn_setup_outputs,
     "dbn.mean_bound": _dbn_setup_outputs,
     "flows.enveloped_energy": lambda dev: flows.enveloped_energy("U3")(_on(dev, 4, 2)),
+    "flows.Seeds": lambda dev: flows.Seeds(
+        [flows.energy_fit_model("NICE", 2, dev) for _ in range(2)]
+    ).rsample_with_log_prob(3),
+    "flows.blockwise": lambda dev: flows.blockwise(
+        [flows.enveloped_energy(n) for n in flows.ENERGIES]
+    )(_on(dev, 8, 2)),
     "flows.energy_fit_model": lambda dev: [
-        flows.energy_fit_model(kind, dev).sample(3) for kind in (2, "NICE")
+        flows.energy_fit_model(family, 2, dev).sample(3)
+        for family in flows.FIT_FAMILIES
     ],
     "flow_vae.sampled_kl_bound": lambda dev: flow_vae.sampled_kl_bound(
         flow_vae.FlowVAE(flow_vae.FlowVAEConfig(hidden=4, latent=2, flows=2)).to(dev),

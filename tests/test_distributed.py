@@ -155,7 +155,7 @@ chain = hvi.HamiltonianVI(2, 2, step_size=0.05)
 q0 = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(2), 1.0), 1)
 hvi_config = hvi.HVIConfig(steps=4, batch_size=8, steps_per_epoch=2, eval_samples=8)
 hvi.fit_hvi(chain, q0, lambda z: -0.5 * (z - 1).pow(2).sum(-1), hvi_config)
-flow = flows.energy_fit_model(2)
+flow = flows.energy_fit_model("planar", 2)
 energy_config = flows.EnergyFitConfig(
     steps=4, batch_size=8, steps_per_epoch=2, anneal_steps=4, eval_samples=8
 )

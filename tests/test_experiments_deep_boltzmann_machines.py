@@ -69,7 +69,12 @@ def test_train_and_score_a_tiny_dbm(tmp_path):
     score = experiment.score(setup, data, trained)
     assert score.identity_gap < 1e-3  # the DBM with W2 = 0 is the RBM
     assert score.base_log_lik == rbm.base_rate_log_likelihood(x_test, data.base_bias)
-    (claim,) = score.claims()
+    claim, posterior = score.claims()
+    # AIS on the clamped posterior of the first digits, against their mean-field bounds
+    assert score.posterior_log_lik.mean - score.mean_field_gap.mean == pytest.approx(
+        posterior.reference
+    )
+    assert posterior.margin == -score.mean_field_gap.se
     assert (claim.value, claim.reference, claim.margin) == (
         score.dbm_bound,
         score.rbm_log_lik,

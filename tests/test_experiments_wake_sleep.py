@@ -61,5 +61,21 @@ def test_train_and_score_on_a_few_digits(tmp_path):
     )
     again = wake_sleep.train(setup, data, root=tmp_path, parts=parts)
     assert wake_sleep.score(setup, data, again).lk == score.lk
+    # the sleep phase's reference: the same machine trained by the wake phase alone, whose
+    # recognition model is left as initialised
+    alone = wake_sleep.train(setup, data, root=tmp_path, parts=["helmholtz_no_sleep"])
+    untrained = alone.untrained["helmholtz_no_sleep"].recognition.state_dict()
+    for name, value in (
+        alone.models["helmholtz_no_sleep"].recognition.state_dict().items()
+    ):
+        assert torch.equal(value, untrained[name]), name
+    trained.models.update(alone.models)
+    trained.untrained.update(alone.untrained)
+    trained.histories.update(alone.histories)
+    score = wake_sleep.score(setup, data, trained)
+    sleep = score.claims()[-1]
+    assert sleep.reference == score.lk["helmholtz_no_sleep"].mean
+    assert sleep.margin == wake_sleep.SES * score.sleep_gain["helmholtz"].se
+    assert list(score.lk_minus_vae) == ["helmholtz"]
     with pytest.raises(ValueError, match="part"):
         wake_sleep.train(setup, data, root=tmp_path, parts=["vea"])

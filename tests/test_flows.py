@@ -231,3 +231,30 @@ def test_dequantisation_and_bits_per_dim():
     assert flows.bits_per_dim(0.0, 784) == pytest.approx(
         8.0
     )  # uniform on [0, 1]: 8 bits
+
+
+def test_seeds_push_each_model_through_its_own_parameters():
+    models = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        models.append(flows.energy_fit_model("NICE", 3))
+    seeds = flows.Seeds(models)
+    torch.manual_seed(0)
+    z, log_q = seeds.rsample_with_log_prob(5)
+    torch.manual_seed(0)
+    noise = [m.noise(5) for m in models]
+    for i, model in enumerate(models):
+        z_i, log_q_i = model.push(noise[i])
+        assert torch.allclose(z[i], z_i) and torch.allclose(log_q[i], log_q_i)
+    before = next(models[1].parameters()).clone()
+    with torch.no_grad():
+        seeds.stacked[0].add_(1.0)  # as a step of training would
+    assert seeds.unstack()[1] is models[1]
+    assert torch.allclose(next(models[1].parameters()), before + 1)
+
+
+def test_seeds_refuse_different_models():
+    with pytest.raises(ValueError, match="copies of one model"):
+        flows.Seeds(
+            [flows.energy_fit_model("planar", 2), flows.energy_fit_model("planar", 8)]
+        )

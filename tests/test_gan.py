@@ -124,6 +124,16 @@ def test_one_training_epoch_of_each_image_gan(make, tmp_path):
     )
     assert all(np.isfinite(history[k][0]) for k in ("loss_d", "loss_g"))
     assert any(not torch.equal(a, b) for a, b in zip(before, generator.parameters()))
+    # the run loaded from its checkpoint (a notebook run again) still has the epoch's images
+    loaded = gan.train_gan(
+        generator,
+        discriminator,
+        x,
+        gan.GANConfig(epochs=1, batch_size=16, k=2),
+        sample_every_epoch=torch.randn(4, 8),
+        checkpoint=tmp_path / "c.pt",
+    )
+    assert len(loaded.samples) == 1 and torch.equal(loaded.samples[0], snapshots[0])
 
 
 def test_conditional_lapgan_level_trains():

@@ -1,6 +1,7 @@
-"""Bibliography labels in the author-year style of the citations: "[Burda et al., 2016]" rather
-than pybtex's alphanumeric "[BGS16]" (sphinxcontrib-bibtex's ``author_year`` reference style only
-changes how citations look in the text, not the labels of the bibliography)."""
+"""Bibliography labels in the author-year style of the citations: "[Burda et al.,
+2016]" rather than pybtex's alphanumeric "[BGS16]" (sphinxcontrib-bibtex's
+``author_year`` reference style only changes how citations look in the text, not the
+labels of the bibliography)."""
 
 from collections import Counter
 
@@ -10,8 +11,8 @@ from pybtex.style.labels import BaseLabelStyle
 
 
 class AuthorYearLabels(BaseLabelStyle):
-    """ "Bishop, 2006", "Kingma and Welling, 2014", "Burda et al., 2016"; a letter tells apart
-    the works of the same authors and year."""
+    """ "Bishop, 2006", "Kingma and Welling, 2014", "Burda et al., 2016"; a letter tells
+    apart the works of the same authors and year."""
 
     def format_labels(self, sorted_entries):
         labels = [self._label(entry) for entry in sorted_entries]

@@ -28,10 +28,21 @@ class Setup(experiments.Setup):
     """copies of 50 held-out swiss-roll points in the check of the bound's closed form"""
     roll_steps: int = 40
     """T of the swiss roll (Appendix D.1.1), at every scale"""
+    n_importance_points: int = 1000
+    """held-out roll points whose log-likelihood is estimated by importance sampling"""
+    n_trajectories: int = 1000
+    """the most forward trajectories per point of that estimate"""
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("n_roll", "n_chain", "n_repeats", "roll_steps"):
+        for name in (
+            "n_roll",
+            "n_chain",
+            "n_repeats",
+            "roll_steps",
+            "n_importance_points",
+            "n_trajectories",
+        ):
             check_positive(name, getattr(self, name), integer=True)
 
     @classmethod
@@ -54,6 +65,7 @@ class Setup(experiments.Setup):
                 roll_config=roll(60, 100, 0.99),
                 n_chain=50_000,
                 n_repeats=200,
+                n_trajectories=100,
             ),
             default=cls(
                 scale=scale,

@@ -78,6 +78,10 @@ class Setup(experiments.Setup):
     """samples of each model for the Parzen estimate and the Fréchet distance"""
     n_test: int
     """the first test digits"""
+    n_importance_digits: int
+    """the first test digits whose log-likelihood is estimated by importance sampling"""
+    n_trajectories: int
+    """forward trajectories per digit of that estimate"""
     n_inpainted: int
     """test digits whose bottom half is inpainted"""
 
@@ -115,6 +119,8 @@ class Setup(experiments.Setup):
                 n_samples=200,
                 n_test=500,
                 n_inpainted=200,
+                n_importance_digits=20,
+                n_trajectories=10,
             ),
             default=cls(
                 scale=scale,
@@ -127,6 +133,8 @@ class Setup(experiments.Setup):
                 n_samples=2000,
                 n_test=10_000,
                 n_inpainted=500,
+                n_importance_digits=100,
+                n_trajectories=50,
             ),
             paper=cls(
                 scale=scale,
@@ -141,6 +149,8 @@ class Setup(experiments.Setup):
                 n_samples=10_000,
                 n_test=10_000,
                 n_inpainted=1000,
+                n_importance_digits=1000,
+                n_trajectories=1000,
             ),
         )
 
@@ -277,6 +287,13 @@ class Score(Result):
     alone, and per model ``"<title>, inpainted"`` and ``"<title>, unconditional"``"""
     seconds: dict[str, float]
     """training seconds, by title"""
+    importance: dict[str, Estimate] = dataclasses.field(default_factory=dict)
+    """log p(x) by importance sampling over ``n_trajectories`` forward trajectories, bits per
+    pixel, on the first ``n_importance_digits`` test digits, by title"""
+    importance_bound: dict[str, Estimate] = dataclasses.field(default_factory=dict)
+    """K on the same digits, from the same trajectories (their mean log-ratio)"""
+    importance_gain: dict[str, Estimate] = dataclasses.field(default_factory=dict)
+    """the importance-sampled estimate minus that K, paired over the digits"""
     images: dict[str, torch.Tensor] = dataclasses.field(
         default_factory=dict, repr=False
     )
@@ -344,6 +361,15 @@ def score(setup: Setup, data: Data, trained: Trained) -> Score:
             trained.untrained[title], x_test[:N_UNTRAINED_BOUND]
         )
         result.seconds[title] = trained.histories[title].last["seconds"]
+        torch.manual_seed(setup.seed)
+        few = x_test[: setup.n_importance_digits]
+        ratios = diffusion.trajectory_log_ratios(model, few, setup.n_trajectories)
+        m = math.log(setup.n_trajectories)
+        importance = diffusion.bits(torch.logsumexp(ratios, 1) - m, per=784)
+        bound = diffusion.bits(ratios.mean(1), per=784)
+        result.importance[title] = Estimate.of(importance)
+        result.importance_bound[title] = Estimate.of(bound)
+        result.importance_gain[title] = Estimate.paired(importance, bound)
 
     def as_images(x):  # rows of the unit-variance data as clipped 28 x 28 grey images
         return pixels.undo(x).clamp(0, 1).reshape(-1, 1, 28, 28)

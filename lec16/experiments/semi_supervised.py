@@ -20,7 +20,7 @@ from torch import nn
 import lec16
 from lec16 import data, experiments, ssvae, vae
 from lec16.data import binarize_dynamic
-from lec16.evaluation import error_rate
+from lec16.evaluation import error_rate, misclassified
 from lec16.results import Claim, Estimate, Result
 from lec16.scales import choose
 from lec16.train import History
@@ -347,7 +347,7 @@ class Score(Result):
     """the latent dimensions of M1 that M1+M2 and the SVMs use"""
     scale: str = "default"
     """the set-up's scale: at ``smoke`` the runs are too short for U(x) to help, so the
-    ablation claims are left out there (they are asserted at ``default`` and ``paper``)"""
+    ablation claims are reported there, not asserted (they are at ``default`` and ``paper``)"""
 
     def claims(self) -> list[Claim]:
         def label(n_labels, draw, errors):
@@ -369,35 +369,27 @@ class Score(Result):
             for n_labels, errors in by_count.items()
             for draw, error in enumerate(errors)
         ]
-        # the chapter's claim, at the fewest labels, where the unlabelled data matter most:
-        # each semi-supervised model beats itself trained without U(x). With more labels the
-        # same comparison is reported, not asserted (at the default budget it fails there).
-        for name, by_count in self.without_u.items() if self.scale != "smoke" else ():
+        # the chapter's claim: each semi-supervised model beats itself trained without U(x).
+        # It is asserted at the fewest labels, where the unlabelled data matter most; with
+        # more labels it is reported (at the default budget it fails there), and at smoke,
+        # where the runs are too short for U(x) to help, it is reported everywhere.
+        for name, by_count in self.without_u.items():
             fewest = min(by_count)
-            for draw, gain in enumerate(by_count[fewest]):
-                claims.append(
-                    Claim(
-                        f"{name}, {label(fewest, draw, by_count[fewest])}: test error",
-                        self.test_error[name][fewest][draw],
-                        self.test_error[WITHOUT_U[name]][fewest][draw],
-                        f"the same {name} trained without U(x)",
-                        margin=ABLATION_SES * gain.se,
-                        unit="%",
-                        higher=False,
+            for n_labels, gains in by_count.items():
+                for draw, gain in enumerate(gains):
+                    claims.append(
+                        Claim(
+                            f"{name}, {label(n_labels, draw, gains)}: test error",
+                            self.test_error[name][n_labels][draw],
+                            self.test_error[WITHOUT_U[name]][n_labels][draw],
+                            f"the same {name} trained without U(x)",
+                            margin=ABLATION_SES * gain.se,
+                            unit="%",
+                            higher=False,
+                            asserted=n_labels == fewest and self.scale != "smoke",
+                        )
                     )
-                )
         return claims
-
-
-def _wrong(classify, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per test example, 1.0 where the classifier's argmax is not the label."""
-    with torch.no_grad():
-        return torch.cat(
-            [
-                (classify(x[i : i + 2000]).argmax(-1) != y[i : i + 2000]).double()
-                for i in range(0, len(x), 2000)
-            ]
-        )
 
 
 def score(setup: Setup, data: Data, trained: Trained) -> Score:
@@ -436,7 +428,7 @@ def score(setup: Setup, data: Data, trained: Trained) -> Score:
             continue
         x = trained.codes.test_means if name == "M1+M2" else data.x_test
         ablation = trained.models[(WITHOUT_U[name], n_labels, draw)]
-        gain = _wrong(model.classify, x, data.y_test) - _wrong(
+        gain = misclassified(model.classify, x, data.y_test) - misclassified(
             ablation.classify, x, data.y_test
         )
         result.without_u.setdefault(name, {}).setdefault(n_labels, []).append(
