@@ -61,9 +61,13 @@ def test_train_and_score_on_a_few_digits(tmp_path):
     gap = score.iwae_minus_vae[5].mean
     difference = score.nll["iwae"][5].mean - score.nll["vae"][5].mean
     assert gap == pytest.approx(difference, abs=1e-3)  # float32 means
-    claims = score.claims()
-    assert [c.margin for c in claims] == [iwae.MARGIN] * 2
-    assert all(not c.higher and c.reference == score.untrained_nll for c in claims)
+    *sanity, objective = score.claims()
+    assert [c.margin for c in sanity] == [iwae.MARGIN] * 2
+    assert all(not c.higher and c.reference == score.untrained_nll for c in sanity)
+    # the importance-weighted objective against the VAE of the same k (reported at smoke)
+    assert objective.reference == score.nll["vae"][5].mean and not objective.higher
+    assert objective.margin == iwae.SES * score.iwae_minus_vae[5].se
+    assert score.scale == "smoke" and not objective.asserted
     again = iwae.train(setup, data, root=tmp_path, parts=parts)
     assert iwae.score(setup, data, again).nll == score.nll
     with pytest.raises(ValueError, match="part"):
