@@ -79,3 +79,21 @@ def test_the_claims_are_the_chapter_s_checks():
     for key, value in (("parzen", 90.0), ("frechet", 20.0), ("confident", 0.4)):
         score = experiment.Score({1: {**good, key: value}}, {1: untrained}, {}, {})
         assert not score.passes(), key
+
+
+def test_walkback_is_checked_against_the_dae_trained_without_it():
+    plain = {"parzen": 100.0, "parzen_se": 2.0, "frechet": 10.0, "confident": 0.5}
+    longer = {**plain, "parzen": 110.0}
+    untrained = {"parzen": 40.0, "parzen_se": 2.0, "frechet": 20.0, "confident": 0.3}
+    quality, references = {1: plain, 2: longer}, {1: untrained, 2: untrained}
+    score = experiment.Score(quality, references, {}, {})
+    walkback = score.claims()[-1]
+    assert walkback.reference == 100.0 and walkback.margin == pytest.approx(8**0.5)
+    assert score.passes()
+    # walkback removed (the same Parzen as walkback 1): the check fails
+    same = experiment.Score({1: plain, 2: {**plain}}, references, {}, {})
+    assert not same.passes()
+    # at smoke the claim is reported, not asserted
+    assert (
+        not experiment.Score(quality, references, {}, {}, "smoke").claims()[-1].asserted
+    )
