@@ -34,7 +34,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from lec16 import checks, data, distributed, train
+from lec16 import checks, data, distributed, iwae, train
 from lec16.scales import check_choice, check_positive, check_seed
 
 __all__ = [
@@ -902,7 +902,7 @@ def importance_log_likelihood(
     log p(x_0) that rises with M towards it (as IWAE's L_k does); the mean of the same log
     ratios estimates K."""
     ratios = trajectory_log_ratios(model, x0, n_trajectories, batch_size)
-    return torch.logsumexp(ratios, 1) - math.log(n_trajectories)
+    return iwae.iwae_bound(ratios, dim=1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,7 @@ import math
 import torch
 
 import lec16
-from lec16 import data, diffusion, evaluation, experiments
+from lec16 import data, diffusion, evaluation, experiments, iwae
 from lec16.results import Claim, Estimate, Result
 from lec16.scales import check_positive, choose
 from lec16.train import History
@@ -364,8 +364,7 @@ def score(setup: Setup, data: Data, trained: Trained) -> Score:
         torch.manual_seed(setup.seed)
         few = x_test[: setup.n_importance_digits]
         ratios = diffusion.trajectory_log_ratios(model, few, setup.n_trajectories)
-        m = math.log(setup.n_trajectories)
-        importance = diffusion.bits(torch.logsumexp(ratios, 1) - m, per=784)
+        importance = diffusion.bits(iwae.iwae_bound(ratios, dim=1), per=784)
         bound = diffusion.bits(ratios.mean(1), per=784)
         result.importance[title] = Estimate.of(importance)
         result.importance_bound[title] = Estimate.of(bound)
