@@ -106,7 +106,10 @@ def _train(args: argparse.Namespace, module, parser: argparse.ArgumentParser) ->
     scale = args.scale or settings.scale()
     setup = module.Setup.at(scale, args.seed)
     if args.epochs is not None:
-        setup = setup.with_epochs(args.epochs)
+        try:
+            setup = setup.with_epochs(args.epochs)
+        except ValueError as err:
+            parser.error(str(err))
     rank, world = distributed.init_from_env()
     with _writable(args.out, rank):
         if rank == 0:

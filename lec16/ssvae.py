@@ -274,6 +274,41 @@ class M2(nn.Module):
         log_q = F.log_softmax(self.classify(x), dim=-1)
         return (log_q.exp() * (self.class_bounds(x, eps) - log_q)).sum(-1)
 
+    def log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """M2 as a density over x alone, p(x) = sum_y p(y) int p(x | y, z) p(z) dz: for each of
+        ``k`` draws, one z_y ~ q(z | x, y) per label, log w = log sum_y p(y) p(x | y, z_y) p(z_y)
+        / q(z_y | x, y); shape (k, B). The label is summed out exactly, so w is unbiased for p(x):
+        the log-mean-exp of the k log weights is IWAE's L_k (:mod:`lec16.iwae`'s estimators take
+        any model with this method), a lower bound on log p(x) that tightens as k grows."""
+        checks.count("k", k)
+        self._check_batch(x)
+        x = x.flatten(1)
+        prior = D.Normal(0.0, 1.0)
+        per_label = []
+        for label in range(self.config.y_dim):
+            y = torch.full((len(x),), label, device=x.device)
+            mu, logvar = self.encode(x, y)
+            q = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
+            z = q.rsample((k,))
+            log_px = self._decode(z, y).log_prob(x.to(z.dtype))
+            per_label.append(log_px + prior.log_prob(z).sum(-1) - q.log_prob(z))
+        log_py = -math.log(self.config.y_dim)  # p(y) uniform
+        return torch.stack(per_label).logsumexp(0) + log_py
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        """``n`` images of the pixel model: y uniform, z ~ N(0, I), then the mean of p(x | y, z)."""
+        checks.count("n", n)
+        if self.config.likelihood != "bernoulli":
+            raise ValueError(
+                "sample draws images of M2 on pixels (likelihood 'bernoulli'); this M2 models "
+                "M1's codes: decode its draws with M1"
+            )
+        device = self.dec_z.weight.device
+        y = torch.randint(self.config.y_dim, (n,), device=device)
+        z = torch.randn(n, self.config.z_dim, device=device)
+        return self.generate(z, y)
+
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The mean of p(x | y, z): images (or codes) for given styles ``z`` and labels ``y``."""

@@ -182,8 +182,9 @@ def _m2_outputs(dev):
             m.unlabelled_bound(x),
             *m.encode(x, y),
             m.generate(_on(dev, 4, 2), y),
+            m.log_weights(x, 3),
         ]
-    return outputs
+    return outputs + [_small_m2(dev).sample(2)]
 
 
 def _gmm(dev):
