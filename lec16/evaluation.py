@@ -35,6 +35,7 @@ __all__ = [
     "as_mnist_images",
     "features",
     "frechet_distance",
+    "frechet_standard_error",
     "sample_quality",
     "parzen_protocol_split",
     "untrained_reference",
@@ -330,6 +331,30 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
+FRECHET_RESAMPLES = 20  # bootstrap resamples behind a Fréchet distance's standard error
+
+
+def frechet_standard_error(
+    feats_a: np.ndarray, feats_b: np.ndarray, resamples: int = FRECHET_RESAMPLES
+) -> float:
+    """One standard error of :func:`frechet_distance` ``(feats_a, feats_b)`` for the draw of
+    the samples ``feats_a``: the spread of the distance over ``resamples`` bootstrap resamples
+    of them (numpy's generator seeded 0, so the same resamples every run), ``feats_b`` held
+    fixed. A resample repeats some samples, so its covariance is a little narrower: the spread
+    is an estimate of the error, not an exact one."""
+    check_positive("resamples", resamples, integer=True)
+    if resamples < 2:
+        raise ValueError(
+            f"resamples must be at least 2 to have a spread, got {resamples}"
+        )
+    feats_a = np.asarray(feats_a)
+    draws = np.random.default_rng(0).integers(
+        len(feats_a), size=(resamples, len(feats_a))
+    )
+    values = [frechet_distance(feats_a[d], feats_b) for d in draws]
+    return float(np.std(values, ddof=1))
+
+
 @torch.no_grad()
 def sample_quality(
     samples: torch.Tensor,
@@ -342,7 +367,8 @@ def sample_quality(
 
     * ``parzen`` (± ``parzen_se``, the standard error over test images): the mean Parzen log-likelihood of
       ``test_images``, the width ``sigma`` chosen on the first 1000 ``validation_images``;
-    * ``frechet``: the Frechet distance between classifier features of the samples and of ``test_images``;
+    * ``frechet`` (± ``frechet_se``, :func:`frechet_standard_error`): the Frechet distance between
+      classifier features of the samples and of ``test_images``;
     * ``diversity``: the mean pairwise pixel distance among the first 1000 samples (a generator that
       collapsed onto a few images scores near 0), and ``real_diversity``, the same for the test images;
     * ``mean_intensity`` and ``real_mean_intensity``: the mean pixel of the samples and of the test
@@ -371,13 +397,16 @@ def sample_quality(
         )
     sigma, _ = select_parzen_sigma(samples, validation_images[:1000])
     ll = parzen_log_likelihood(samples, test_images, sigma)
+    sample_features, test_features = (
+        _features(net, samples),
+        _features(net, test_images),
+    )
     return {
         "parzen": ll.mean().item(),
         "parzen_se": (ll.std() / len(ll) ** 0.5).item(),
         "sigma": sigma,
-        "frechet": frechet_distance(
-            _features(net, samples), _features(net, test_images)
-        ),
+        "frechet": frechet_distance(sample_features, test_features),
+        "frechet_se": frechet_standard_error(sample_features, test_features),
         "diversity": torch.pdist(samples[:1000].flatten(1)).mean().item(),
         "real_diversity": torch.pdist(test_images[:1000].flatten(1)).mean().item(),
         "mean_intensity": samples.mean().item(),

@@ -736,6 +736,7 @@ NOT_ON_META = {
     "evaluation.feature_net": "trains or loads a classifier on MNIST",
     "evaluation.features": "returns a numpy array for scipy",
     "evaluation.frechet_distance": "numpy and scipy.linalg.sqrtm",
+    "evaluation.frechet_standard_error": "numpy and scipy.linalg.sqrtm",
     "evaluation.sample_quality": "returns Python floats",
     "evaluation.untrained_reference": "numpy and scipy (the Frechet distance)",
     "gan.GANConfig": "a dataclass of numbers",

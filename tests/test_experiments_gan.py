@@ -159,7 +159,8 @@ def test_lapgan_trains_and_reuses_the_gan_chapters_dcgan(tmp_path):
         f"lapgan_level{k}.pt" for k in range(3)
     ]
     score = lapgan_experiment.score(setup, data, trained)
-    assert list(score.metrics) == ["LAPGAN", "DCGAN"] and len(score.claims()) == 2
+    assert list(score.metrics) == ["LAPGAN", "DCGAN"] and len(score.claims()) == 4
+    assert [c.asserted for c in score.pyramid_claims()] == [False, False]  # smoke
     assert set(score.seconds) == {"LAPGAN", "DCGAN"}
     # the GAN chapter loads the same DCGAN and draws the same samples
     gan_trained = gan_mnist.train(gan_setup, data, tmp_path, parts=["dcgan"])
@@ -172,3 +173,26 @@ def test_lapgan_trains_and_reuses_the_gan_chapters_dcgan(tmp_path):
     only_lapgan = lapgan_experiment.train(setup, data, tmp_path, parts=["lapgan"])
     assert only_lapgan.dcgan is None
     assert list(lapgan_experiment.score(setup, data, only_lapgan).metrics) == ["LAPGAN"]
+
+
+def test_each_ingredient_claim_fails_with_its_ingredient_removed():
+    """Batch norm and the convolutions are each checked against the same GAN without them:
+    a table where removing an ingredient changes nothing fails that claim, and only it."""
+
+    def quality(frechet, se=1.0):
+        return {
+            "frechet": frechet,
+            "frechet_se": se,
+            "mean_intensity": 0.13,
+            "untrained_mean_intensity": 0.5,
+            "real_mean_intensity": 0.13,
+        }
+
+    sound = {"gan": quality(670), "gan_batch_norm": quality(258), "dcgan": quality(85)}
+    score = gan_mnist.Score(sound, {}, {}, {})
+    assert score.passes(), score.failures()
+    no_batch_norm_gain = dict(sound, gan_batch_norm=quality(669))
+    failed = gan_mnist.Score(no_batch_norm_gain, {}, {}, {}).failures()
+    assert len(failed) == 1 and "without batch norm" in failed[0]
+    smoke = gan_mnist.Score(no_batch_norm_gain, {}, {}, {}, scale="smoke")
+    assert smoke.passes()  # reported there, not asserted

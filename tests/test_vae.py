@@ -200,3 +200,16 @@ def test_a_checkpoint_of_another_objective_is_refused(tmp_path):
     train("vae")  # the same objective resumes
     with pytest.raises(checkpoints.CheckpointError, match="objective"):
         train("iwae")
+
+
+def test_the_latent_size_claim_fails_when_the_larger_code_gains_nothing():
+    from lec16.experiments import vae_mnist
+    from lec16.results import Estimate
+
+    bounds, untrained = {2: -155.0, 20: -104.0}, {2: -555.0, 20: -551.0}
+    assert vae_mnist.Score(bounds, untrained, Estimate(51.2, 0.3)).passes()
+    same_size = vae_mnist.Score(bounds, untrained, Estimate(0.4, 0.3))  # z=2 vs z=2
+    assert [c.what for c in same_size.claims() if not c.passes()] == [
+        "z = 20 against z = 2: test bound, paired"
+    ]
+    assert vae_mnist.Score(bounds, untrained, Estimate(0.4, 0.3), "smoke").passes()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 
 import torch
 from torch import nn
@@ -270,6 +271,37 @@ def mean_pixel_claim(name: str, metrics: dict[str, float]) -> Claim:
     )
 
 
+INGREDIENTS = (
+    ("gan_batch_norm", "gan", "the same GAN without batch norm"),
+    ("dcgan", "gan_batch_norm", "the MLP GAN with batch norm, no convolutions"),
+)
+"""(part, the part without its ingredient, what that reference is)"""
+SES = (
+    3  # an ingredient's gain in Fréchet distance, in standard errors of the difference
+)
+
+
+def frechet_claim(
+    name: str,
+    metrics: dict[str, float],
+    reference: dict[str, float],
+    against: str,
+    asserted: bool = True,
+) -> Claim:
+    """A generator's Fréchet distance below ``reference``'s by :data:`SES` standard errors
+    of the difference (each from :func:`lec16.evaluation.frechet_standard_error`; the two
+    sets of samples are independent)."""
+    return Claim(
+        f"{name}: Fréchet distance",
+        metrics["frechet"],
+        reference["frechet"],
+        against,
+        margin=SES * math.hypot(metrics["frechet_se"], reference["frechet_se"]),
+        higher=False,
+        asserted=asserted,
+    )
+
+
 @dataclasses.dataclass
 class Score(Result):
     metrics: dict[str, dict[str, float]]
@@ -282,6 +314,8 @@ class Score(Result):
     same for 1,000 test digits"""
     seconds: dict[str, float]
     """each part's training time"""
+    scale: str = "default"
+    """at ``smoke`` (two epochs) the ingredient claims are reported, not asserted"""
 
     def claims(self) -> list[Claim]:
         claims = [mean_pixel_claim(TITLES[part], m) for part, m in self.metrics.items()]
@@ -294,7 +328,23 @@ class Score(Result):
                     "a generator that memorised its training digits",
                 )
             )
-        return claims
+        return claims + self.ingredient_claims()
+
+    def ingredient_claims(self) -> list[Claim]:
+        """Each ingredient against the same GAN without it, by the Fréchet distance: batch
+        norm (the MLP GAN with it against the paper's without), then the convolutions (the
+        DCGAN against the MLP GAN with batch norm)."""
+        return [
+            frechet_claim(
+                TITLES[part],
+                self.metrics[part],
+                self.metrics[reference],
+                against,
+                asserted=self.scale != "smoke",
+            )
+            for part, reference, against in INGREDIENTS
+            if part in self.metrics and reference in self.metrics
+        ]
 
 
 def score(setup: Setup, data: Data, trained: Trained) -> Score:
@@ -330,4 +380,4 @@ def score(setup: Setup, data: Data, trained: Trained) -> Score:
         if any(DATA_SETS[part] == name for part in trained.generators)
     }
     seconds = {part: h.last["seconds"] for part, h in trained.histories.items()}
-    return Score(metrics, references, memorisation, seconds)
+    return Score(metrics, references, memorisation, seconds, setup.scale)

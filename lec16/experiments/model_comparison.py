@@ -76,13 +76,9 @@ EXACT, BOUND, IMPLICIT = FAMILIES = (
 )
 LABELS = {EXACT: "exact or AIS", BOUND: "bound", IMPLICIT: "none"}
 """the families as a table's column and a legend show them"""
-RESAMPLES = (
-    20  # bootstrap resamples of the samples, whose Fréchet distances give its SE
-)
 SES = 3  # a trained model beats its untrained copy by this many standard errors
-CONFIDENT = (
-    0.9  # the classifier's probability above which a sample counts as recognised
-)
+# the classifier's probability above which a sample counts as recognised
+CONFIDENT = 0.9
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -680,15 +676,10 @@ N_SHOWN = 10  # samples of each model kept for the figure
 
 
 def sample_scores(images: torch.Tensor, reference: np.ndarray, net) -> dict[str, Any]:
-    """Fréchet distance (one SE: the spread of its value over :data:`RESAMPLES` bootstrap
-    resamples of the images, drawn from numpy's generator seeded 0), confident share and class
-    shares of ``images`` (784 pixels each, in [0, 1])."""
+    """Fréchet distance (± :func:`lec16.evaluation.frechet_standard_error`), confident share
+    and class shares of ``images`` (784 pixels each, in [0, 1])."""
     images = images.reshape(-1, 1, 28, 28).clamp(0, 1)
     features = evaluation.features(net, images)
-    draws = np.random.default_rng(0).integers(
-        len(features), size=(RESAMPLES, len(features))
-    )
-    resampled = [evaluation.frechet_distance(features[d], reference) for d in draws]
     with torch.no_grad():
         probabilities = torch.softmax(net(images), -1)
     confident = (probabilities.max(-1).values > CONFIDENT).double()
@@ -697,7 +688,7 @@ def sample_scores(images: torch.Tensor, reference: np.ndarray, net) -> dict[str,
     return {
         "frechet": Estimate(
             evaluation.frechet_distance(features, reference),
-            float(np.std(resampled, ddof=1)),
+            evaluation.frechet_standard_error(features, reference),
         ),
         "confident": Estimate.of(confident),
         "classes": classes.tolist(),
