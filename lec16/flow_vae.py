@@ -100,6 +100,11 @@ class FlowVAE(VAE):
         """The bound per example from ``n_samples`` samples of q_K (eq. 15); K = 0 is
         :meth:`lec16.vae.VAE.forward`, with the KL in closed form. ``bound="iwae"`` (or
         ``"vae"``): :meth:`lec16.vae.VAE.forward`'s bounds of this model's log-weights."""
+        if self.config.flows and bound == "score_function":
+            raise ValueError(
+                "bound='score_function' trains q's Gaussian alone; a FlowVAE with flows "
+                "has no score-function surrogate here: use K = 0 (FlowVAEConfig(flows=0))"
+            )
         if not self.config.flows or bound != "elbo":
             return super().forward(x, n_samples, bound)
         checks.count("n_samples", n_samples)

@@ -35,12 +35,13 @@ __all__ = [
     "burda_lr_factor",
     "make_optimizer",
     "train_vae",
+    "score_function_bound",
     "latent_grid",
     "ExactQuantities",
     "exact_quantities_2d",
 ]
 
-BOUNDS = ("elbo", "vae", "iwae")  # VAE.forward's bounds
+BOUNDS = ("elbo", "vae", "iwae", "score_function")  # VAE.forward's bounds
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -176,12 +177,16 @@ class VAE(nn.Module):
         ``elbo``: the Monte Carlo bound of slide "Variational Autoencoders",
         -KL(q(z|x) || p(z)) + (1/S) sum_s log p(x | z_s), z_s = mu(x) + sigma(x) eps_s;
         ``vae``: the same bound with the KL sampled too, (1/S) sum_s log w_s; ``iwae``: Burda et
-        al.'s L_S = log (1/S) sum_s w_s (:mod:`lec16.iwae`), with w_s from :meth:`log_weights`.
+        al.'s L_S = log (1/S) sum_s w_s (:mod:`lec16.iwae`), with w_s from :meth:`log_weights`;
+        ``score_function``: the value of ``vae``, with the encoder's gradient by the score
+        function instead of the reparametrization (:func:`score_function_bound`).
         Training objectives go through here, so that DistributedDataParallel sees them.
         ``x`` is checked for its type, shape, dtype and device, not its values: a Bernoulli
         decoder needs binary ``x`` (:func:`elbo` checks that once for a whole data set)."""
         check_choice("bound", bound, BOUNDS)
         checks.count("n_samples", n_samples)
+        if bound == "score_function":
+            return self._score_function_surrogate(x, n_samples)
         if bound != "elbo":
             log_w = self.log_weights(x, n_samples)
             if bound == "vae":
@@ -191,6 +196,21 @@ class VAE(nn.Module):
         z = _reparametrize(mu, logvar, n_samples)
         log_px = self._decode(z).log_prob(x.flatten(1).to(z.dtype))  # (S, B)
         return log_px.mean(0) - _gaussian_kl(mu, logvar)
+
+    def _score_function_surrogate(
+        self, x: torch.Tensor, n_samples: int
+    ) -> torch.Tensor:
+        """(1/S) sum_s log w_s at z_s ~ q drawn with no path to q's parameters, plus a term
+        whose value is 0 and whose gradient in the encoder is (1/S) sum_s log w_s grad log
+        q(z_s | x): the score-function (REINFORCE) estimator of the bound's gradient, with no
+        baseline, the one the slides contrast with the reparametrization."""
+        mu, logvar = self.encode(x)
+        q = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
+        z = q.sample((n_samples,))
+        log_q = q.log_prob(z)
+        log_w = self.log_joint(x, z) - log_q
+        signal = log_w.detach()
+        return (log_w + signal * log_q - (signal * log_q).detach()).mean(0)
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x, z) = log p(x | z) + log p(z) for latents z of shape (S, B, latent): (S, B)."""
@@ -285,6 +305,14 @@ def _elbo(model: VAE, x: torch.Tensor, n_samples: int, batch_size: int) -> torch
                 for i in range(0, len(x), batch_size)
             ]
         ).mean()
+
+
+def score_function_bound(model: VAE, x: torch.Tensor) -> torch.Tensor:
+    """A training objective for :func:`train_vae`: the sampled bound with one z per example,
+    its encoder trained by the score-function gradient instead of the reparametrization
+    (``bound="score_function"``, through the model's forward, so that DistributedDataParallel
+    averages its gradients): the reparametrization removed, all else equal."""
+    return model(x, 1, bound="score_function")
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,7 @@ def _vae_outputs(dev):
     m, g = _small_vae(dev), _small_vae(dev, likelihood="gaussian")
     return [
         m(_on(dev, 3, 784, binary=True)),
+        vae.score_function_bound(m, _on(dev, 3, 784, binary=True)),
         m.sample(4),
         m.decode(_on(dev, 3, 2)).mean,
         g(_on(dev, 3, 784)),
@@ -680,6 +681,9 @@ CASES = {
         _small_vae(dev), _on(dev, 5, 784, binary=True), batch_size=2
     ),
     "vae.latent_grid": lambda dev: vae.latent_grid(3, device=dev),
+    "vae.score_function_bound": lambda dev: vae.score_function_bound(
+        _small_vae(dev), _on(dev, 3, 784, binary=True)
+    ),
     # vi
     "vi.mean_field_gaussian": lambda dev: vi.mean_field_gaussian(_beta(dev)).rsample(),
     "vi.entropy": lambda dev: vi.entropy(_beta(dev)),

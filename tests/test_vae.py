@@ -213,3 +213,54 @@ def test_the_latent_size_claim_fails_when_the_larger_code_gains_nothing():
         "z = 20 against z = 2: test bound, paired"
     ]
     assert vae_mnist.Score(bounds, untrained, Estimate(0.4, 0.3), "smoke").passes()
+
+
+def test_the_score_function_surrogate_is_the_sampled_bound_with_an_unbiased_gradient():
+    """Its value is the sampled bound; its encoder gradient averages to the reparametrized
+    one (both unbiased for the bound's gradient), with a far larger spread."""
+    torch.manual_seed(0)
+    model = vae.VAE(vae.VAEConfig(x_dim=6, hidden=5, latent=2))
+    x = torch.bernoulli(torch.full((1, 6), 0.4))
+    weight = model.enc_mu.weight
+
+    def gradients(bound, n=4000):
+        draws = []
+        for _ in range(n):
+            (grad,) = torch.autograd.grad(model(x, 1, bound=bound).sum(), weight)
+            draws.append(grad.flatten())
+        return torch.stack(draws)
+
+    score, reparam = gradients("score_function"), gradients("vae")
+    difference = score.mean(0) - reparam.mean(0)
+    se = (score.var(0) / len(score) + reparam.var(0) / len(reparam)).sqrt()
+    assert (difference.abs() < 4 * se).all(), difference / se
+    assert (score.var(0) > reparam.var(0)).all()
+    torch.manual_seed(1)
+    value = torch.stack(
+        [vae.score_function_bound(model, x) for _ in range(4000)]
+    ).mean()
+    torch.manual_seed(2)
+    sampled = torch.stack([model(x, 1, bound="vae") for _ in range(4000)]).mean()
+    assert abs(value - sampled) < 0.2
+
+
+def test_the_reparametrization_claim_fails_when_it_buys_nothing():
+    from lec16.experiments import autoencoders_and_reparametrization as chapter
+    from lec16.results import Estimate
+
+    def score(gain, scale="default"):
+        return chapter.Score([2.0, 1.0], -145.0, -550.0, {}, gain, scale)
+
+    assert score(Estimate(127.3, 1.8)).passes()
+    assert not score(Estimate(1.0, 1.8)).passes()  # score function against itself
+    assert score(Estimate(1.0, 1.8), "smoke").passes()  # reported there
+
+
+def test_a_flow_vae_refuses_the_score_function_surrogate():
+    from lec16 import flow_vae
+
+    model = flow_vae.FlowVAE(
+        flow_vae.FlowVAEConfig(x_dim=6, hidden=5, latent=2, flows=2)
+    )
+    with pytest.raises(ValueError, match="flows=0"):
+        model(torch.zeros(1, 6), bound="score_function")
