@@ -85,6 +85,12 @@ def test_the_claims_pass_on_a_sound_table_and_fail_with_each_defect():
     # a metric under which a model beats real digits is broken
     beaten = _score({"a": _row(100, 500), "b": _row(4, 400)}, real=5)
     assert "real digits: Fréchet distance" in "\n".join(beaten.failures())
+    # at smoke a model worse than its untrained copy is reported; the real row still counts
+    smoke = _score({"a": _row(100, 101)}, real=5)
+    smoke.scale = "smoke"
+    assert smoke.passes()
+    smoke.rows[mc.REAL].frechet = Estimate(200, 1.0)
+    assert not smoke.passes()
 
 
 def test_sample_scores_of_real_digits_against_themselves():

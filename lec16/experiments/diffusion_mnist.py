@@ -35,9 +35,8 @@ from lec16.train import History
 # labelled as the digit they complete
 BOUND_SES = 3
 INPAINTING_MARGIN = 0.2
-INDEPENDENT = (
-    "independent pixels"  # the sample tables' row of pixel-wise shuffled real digits
-)
+# the sample tables' row of pixel-wise shuffled real digits
+INDEPENDENT = "independent pixels"
 N_UNTRAINED_BOUND = 2000  # test digits of the untrained copies' bound
 N_UNTRAINED_SAMPLES = 500  # the most samples of the untrained copies
 REAL = "real held-out digits"  # the reference row of the sample tables

@@ -276,9 +276,8 @@ INGREDIENTS = (
     ("dcgan", "gan_batch_norm", "the MLP GAN with batch norm, no convolutions"),
 )
 """(part, the part without its ingredient, what that reference is)"""
-SES = (
-    3  # an ingredient's gain in Fréchet distance, in standard errors of the difference
-)
+# an ingredient's gain in Fréchet distance, in standard errors of the difference
+SES = 3
 
 
 def frechet_claim(

@@ -23,9 +23,8 @@ from lec16.results import Claim, Result
 from lec16.scales import check_positive, choose
 from lec16.train import History
 
-PARZEN_MARGIN = (
-    50  # nats a trained chain's Parzen log-likelihood must gain over untrained
-)
+# nats a trained chain's Parzen log-likelihood must gain over untrained
+PARZEN_MARGIN = 50
 CONFIDENT_MARGIN = 0.1  # share of samples the classifier recognises, over untrained
 PARTS = {
     "walkback1": "the DAE trained with walkback 1 (the ordinary denoising loss)",

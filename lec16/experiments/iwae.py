@@ -23,9 +23,8 @@ from lec16.scales import choose
 from lec16.train import History
 
 SES = 3  # paired standard errors by which an IWAE must beat the VAE of the same k
-MARGIN = (
-    100  # nats per digit of NLL a trained model must gain over the untrained network
-)
+# nats per digit of NLL a trained model must gain over the untrained network
+MARGIN = 100
 RUNS = (("vae", 1), ("vae", 5), ("iwae", 5), ("vae", 50), ("iwae", 50))
 """(objective, k) of each model, in training order (``iwae`` with k = 1 is ``vae``)"""
 PARTS = {

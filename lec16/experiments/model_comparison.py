@@ -635,6 +635,9 @@ class Score(Result):
     """by model, in the book's order; the last is ``real digits``"""
     images: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     """the first samples of every model, for the figure (not recorded)"""
+    scale: str = "default"
+    """at ``smoke`` (seconds of training) the untrained-copy claims are reported, not
+    asserted: a GAN trained for two epochs can still be worse than its initial state"""
 
     def claims(self) -> list[Claim]:
         claims = []
@@ -648,6 +651,7 @@ class Score(Result):
                     "its untrained copy",
                     margin=margin,
                     higher=False,
+                    asserted=self.scale != "smoke",
                 )
             )
         best = min(self.models().items(), key=lambda item: item[1].frechet.mean)
@@ -742,4 +746,4 @@ def score(setup: Setup, data: Data, trained: list[Model]) -> Score:
     real = data.test_images[setup.n_reference : setup.n_reference + n]
     rows[REAL] = Row("", "", **sample_scores(real, reference, net))
     images[REAL] = real[:N_SHOWN]
-    return Score(rows, images)
+    return Score(rows, images, setup.scale)

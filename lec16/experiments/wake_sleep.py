@@ -23,9 +23,8 @@ from lec16.results import Claim, Estimate, Result
 from lec16.scales import check_positive, choose
 from lec16.train import History
 
-MARGIN = (
-    10  # nats per digit a trained machine's L_k must gain over its untrained copy's
-)
+# nats per digit a trained machine's L_k must gain over its untrained copy's
+MARGIN = 10
 UNTRAINED_K = 100  # the most draws per digit in the untrained copy's L_k
 
 
@@ -55,9 +54,8 @@ PARTS = {
 }
 # the reference that isolates each wake-sleep machine's sleep phase (trained without it)
 WITHOUT_SLEEP = {"helmholtz": "helmholtz_no_sleep"}
-SES = (
-    3  # paired standard errors by which wake-sleep must beat its machine without sleep
-)
+# paired standard errors by which wake-sleep must beat its machine without sleep
+SES = 3
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
