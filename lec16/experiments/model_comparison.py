@@ -74,7 +74,7 @@ EXACT, BOUND, IMPLICIT = FAMILIES = (
     "bound on the likelihood",
     "no likelihood",
 )
-LABELS = {EXACT: "exact or AIS", BOUND: "bound", IMPLICIT: "none"}
+LABELS = {EXACT: "exact or AIS", BOUND: "bound", IMPLICIT: "implicit"}
 """the families as a table's column and a legend show them"""
 SES = 3  # a trained model beats its untrained copy by this many standard errors
 # the classifier's probability above which a sample counts as recognised
@@ -535,7 +535,7 @@ def _gsn(setup: Setup, root, x) -> list[Model]:
     ]
 
 
-GANS = {"gan": "GAN (maxout MLP)", "dcgan": "DCGAN"}
+GANS = {"gan": "GAN (MLP, the paper's)", "dcgan": "DCGAN"}
 
 
 def _gans(setup: Setup, root, x) -> list[Model]:
