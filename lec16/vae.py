@@ -31,6 +31,7 @@ __all__ = [
     "VAE",
     "check_features",
     "elbo",
+    "bounds",
     "TrainConfig",
     "burda_lr_factor",
     "make_optimizer",
@@ -297,14 +298,31 @@ def elbo(
     return _elbo(model, x, n_samples, batch_size)
 
 
-def _elbo(model: VAE, x: torch.Tensor, n_samples: int, batch_size: int) -> torch.Tensor:
+def bounds(
+    model: VAE, x: torch.Tensor, n_samples: int = 1, batch_size: int = 1000
+) -> torch.Tensor:
+    """The bound of every row of ``x`` (one estimate each, from ``n_samples`` samples of q), in
+    batches, without gradients; checked as :func:`elbo`, whose mean it is, checks it."""
+    _check_data(model, x, "x", binary=True)
+    checks.count("n_samples", n_samples)
+    checks.count("batch_size", batch_size)
+    return _bounds(model, x, n_samples, batch_size)
+
+
+def _bounds(
+    model: VAE, x: torch.Tensor, n_samples: int, batch_size: int
+) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat(
             [
                 model(x[i : i + batch_size], n_samples)
                 for i in range(0, len(x), batch_size)
             ]
-        ).mean()
+        )
+
+
+def _elbo(model: VAE, x: torch.Tensor, n_samples: int, batch_size: int) -> torch.Tensor:
+    return _bounds(model, x, n_samples, batch_size).mean()
 
 
 def score_function_bound(model: VAE, x: torch.Tensor) -> torch.Tensor:

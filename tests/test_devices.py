@@ -680,6 +680,9 @@ CASES = {
     "vae.elbo": lambda dev: vae.elbo(
         _small_vae(dev), _on(dev, 5, 784, binary=True), batch_size=2
     ),
+    "vae.bounds": lambda dev: vae.bounds(
+        _small_vae(dev), _on(dev, 5, 784, binary=True), batch_size=2
+    ),
     "vae.latent_grid": lambda dev: vae.latent_grid(3, device=dev),
     "vae.score_function_bound": lambda dev: vae.score_function_bound(
         _small_vae(dev), _on(dev, 3, 784, binary=True)
